@@ -166,7 +166,11 @@ describe('producer handler', () => {
     // Assess
     expect(result.sent).toBe(10);
     expect(kafka.producers[0] as FakeKafkaProducer).toHaveProperty('disconnect.mock.calls.length', 1);
-    expect(loaded.createKafka.mock.calls.map(([options]: [{ forceFetchSecret?: boolean }]) => options.forceFetchSecret)).toEqual([false, true]);
+    expect(
+      loaded.createKafka.mock.calls.map(
+        ([options]: [{ forceFetchSecret?: boolean }]) => options.forceFetchSecret,
+      ),
+    ).toEqual([false, true]);
   });
 
   it('stops starting batches before the function timeout', async () => {
