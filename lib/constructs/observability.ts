@@ -84,7 +84,6 @@ export class ObservabilityConstruct extends Construct {
     const offsetLag = props.aggregator.metric('OffsetLag', {
       statistic: cloudwatch.Stats.MAXIMUM,
       period: ONE_MINUTE,
-      label: 'OffsetLag (max)',
     });
 
     // Alarms first: the dashboard's status widget lists them.
@@ -282,7 +281,7 @@ export class ObservabilityConstruct extends Construct {
         title: 'Event source mapping: offset lag (records)',
         width: 12,
         left: [
-          offsetLag,
+          offsetLag.with({ label: 'OffsetLag (function, max)' }),
           // Any series Lambda publishes for this mapping's UUID, whatever other dimensions come with it, beside
           // the function-level one. A SEARCH finds it without needing its exact dimension set, and draws nothing
           // (rather than failing the widget) when there is none.
