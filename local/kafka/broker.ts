@@ -661,6 +661,11 @@ export function releaseBrokerLease(config: LocalConfig = localConfig): number[] 
 
 async function main(command: string | undefined): Promise<number> {
   switch (command) {
+    case 'jars': {
+      const dir = ensureJars();
+      console.log(`Kafka jars in ${dir}`);
+      return 0;
+    }
     case 'start': {
       const began = Date.now();
       const handle = await startBroker();
@@ -706,7 +711,7 @@ async function main(command: string | undefined): Promise<number> {
       return 1;
     }
     default:
-      console.error('Usage: tsx local/kafka/broker.ts start|stop|status');
+      console.error('Usage: tsx local/kafka/broker.ts jars|start|stop|status');
       return 2;
   }
 }
