@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Client } from 'pg';
+import { applyMigrations, type MigrationResult, resolveMigrationsDir } from '../lambda/shared/migrations';
+import { PgliteServer } from './pglite-server';
+
+export interface LocalDatabase {
+  /** What the handlers get as DATABASE_URL. */
+  readonly url: string;
+  /** `external`: DATABASE_URL was given; `pglite`: the embedded database under the data dir. */
+  readonly kind: 'external' | 'pglite';
+  readonly migrations: MigrationResult;
+  /** Where PGlite keeps its files, for the embedded database. */
+  readonly dataDir?: string;
+  close(): Promise<void>;
+}
+
+export interface LocalDatabaseOptions {
+  /** An existing PostgreSQL; the embedded one is used when unset. */
+  readonly url?: string;
+  /** Root of the local runtime's files; PGlite keeps its data in `<dataDir>/pglite`. */
+  readonly dataDir: string;
+  /** @default resolveMigrationsDir() */
+  readonly migrationsDir?: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is a single in-process backend: two processes opening the same directory would corrupt it. The lock
+ * names the owning pid; a lock left by a killed process is taken over.
+ */
+export function acquireDataDirLock(lockFile: string): () => void {
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      fs.writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        const owner = Number(fs.readFileSync(lockFile, 'utf8').trim());
+        if (owner === process.pid) fs.rmSync(lockFile, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(fs.readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new Error(`${path.dirname(lockFile)} is in use by another local pipeline (pid ${owner})`);
+      }
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+  throw new Error(`Could not lock ${lockFile}`);
+}
+
+async function migrate(url: string, dir: string): Promise<MigrationResult> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await applyMigrations(client, dir);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The database of the local pipeline, migrated and ready: DATABASE_URL as given, or else PGlite persisted under
+ * the data dir and served over the PostgreSQL wire protocol on a free loopback port, so the aggregator's `pg`
+ * code runs unchanged. After a hard kill PGlite recovers from its write-ahead log on the next open (the
+ * `postmaster.pid` it leaves behind is not checked by PGlite).
+ */
+export async function startLocalDatabase(options: LocalDatabaseOptions): Promise<LocalDatabase> {
+  const migrationsDir = options.migrationsDir ?? resolveMigrationsDir();
+  if (options.url !== undefined) {
+    const migrations = await migrate(options.url, migrationsDir);
+    return { url: options.url, kind: 'external', migrations, close: async () => undefined };
+  }
+
+  const dataDir = path.join(options.dataDir, 'pglite');
+  const releaseLock = acquireDataDirLock(path.join(options.dataDir, 'pglite.lock'));
+  let db: PGlite | undefined;
+  let server: PgliteServer | undefined;
+  const close = async () => {
+    await server?.stop();
+    await db?.close();
+    releaseLock();
+  };
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    db = await PGlite.create(dataDir);
+    server = new PgliteServer({ db });
+    await server.start();
+    const url = server.url();
+    const migrations = await migrate(url, migrationsDir);
+    return { url, kind: 'pglite', migrations, dataDir, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
