@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type LocalConfig, localConfig } from '../config';
 
@@ -126,9 +127,12 @@ export function ensureJars(): string {
   fs.rmSync(JAR_DIR, { recursive: true, force: true });
   const started = Date.now();
   console.error('Fetching the Kafka jars with Maven (local/kafka/pom.xml)...');
+  // Maven's output is kept for the error message only: with -q a successful run prints nothing useful.
   const result = spawnSync('mvn', ['-q', '-B', 'package'], {
     cwd: MAVEN_PROJECT_DIR,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 16 * 1024 * 1024,
   });
   if (result.error) {
     throw new Error(
@@ -137,7 +141,10 @@ export function ensureJars(): string {
     );
   }
   if (result.status !== 0) {
-    throw new Error(`"mvn -q -B package" in ${MAVEN_PROJECT_DIR} failed with exit code ${result.status}`);
+    const output = stripVTControlCharacters(`${result.stdout}${result.stderr}`).trim();
+    throw new Error(
+      `"mvn -q -B package" in ${MAVEN_PROJECT_DIR} failed with exit code ${result.status}:\n${output}`,
+    );
   }
   fs.writeFileSync(JARS_MARKER, `${pomHash()}\n`);
   console.error(`Kafka jars ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
