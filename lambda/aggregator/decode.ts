@@ -1,0 +1,123 @@
+export interface KafkaHeader {
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+/** One Kafka record of an MSK event, with key, value and headers as the bytes the producer sent. */
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Kafka timestamp in milliseconds since the epoch; undefined when the event carries none. */
+  readonly timestamp: number | undefined;
+  readonly key: Buffer | null;
+  /** null for a tombstone (no value in the event). */
+  readonly value: Buffer | null;
+  readonly headers: readonly KafkaHeader[];
+}
+
+/** A record entry without a usable topic, partition or offset: it can be neither applied nor ledgered. */
+export interface UndecodableRecord {
+  /** The `"<topic>-<partition>"` key the entry was listed under. */
+  readonly source: string;
+  readonly index: number;
+  readonly reason: string;
+}
+
+export interface DecodedEvent {
+  readonly records: KafkaRecord[];
+  readonly undecodable: UndecodableRecord[];
+}
+
+const EMPTY_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
+
+/**
+ * Flattens an MSK event (records grouped by `"<topic>-<partition>"`, base64 key and value, headers as byte
+ * arrays) into records. Never throws: an entry that cannot be decoded is reported in `undecodable`.
+ */
+export function decodeMskEvent(event: unknown): DecodedEvent {
+  const records: KafkaRecord[] = [];
+  const undecodable: UndecodableRecord[] = [];
+  const groups = isObject(event) ? event.records : undefined;
+  if (!isObject(groups)) return { records, undecodable };
+  for (const source of Object.keys(groups)) {
+    const entries = groups[source];
+    if (!Array.isArray(entries)) {
+      undecodable.push({ source, index: -1, reason: 'record group is not an array' });
+      continue;
+    }
+    const fallback = parseSource(source);
+    for (let index = 0; index < entries.length; index++) {
+      const decoded = decodeRecord(entries[index], fallback);
+      if (typeof decoded === 'string') undecodable.push({ source, index, reason: decoded });
+      else records.push(decoded);
+    }
+  }
+  return { records, undecodable };
+}
+
+function decodeRecord(entry: unknown, fallback: SourceKey | undefined): KafkaRecord | string {
+  if (!isObject(entry)) return 'record is not an object';
+  const topic = typeof entry.topic === 'string' && entry.topic !== '' ? entry.topic : fallback?.topic;
+  if (topic === undefined) return 'record has no topic';
+  const partition = isPartition(entry.partition) ? entry.partition : fallback?.partition;
+  if (partition === undefined) return 'record has no partition';
+  const { offset, timestamp } = entry;
+  if (!isNonNegativeInteger(offset)) return 'record has no valid offset';
+  return {
+    topic,
+    partition,
+    offset,
+    timestamp: typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : undefined,
+    key: decodeBase64(entry.key),
+    value: decodeBase64(entry.value),
+    headers:
+      Array.isArray(entry.headers) && entry.headers.length > 0 ? decodeHeaders(entry.headers) : EMPTY_HEADERS,
+  };
+}
+
+function decodeBase64(value: unknown): Buffer | null {
+  return typeof value === 'string' ? Buffer.from(value, 'base64') : null;
+}
+
+/** MSK lists each header as a one-key object whose value is the header's bytes as an array of numbers. */
+function decodeHeaders(raw: unknown[]): KafkaHeader[] {
+  const headers: KafkaHeader[] = [];
+  for (const header of raw) {
+    if (!isObject(header)) continue;
+    for (const key of Object.keys(header)) {
+      const bytes = header[key];
+      if (Array.isArray(bytes)) headers.push({ key, value: Buffer.from(bytes as number[]) });
+    }
+  }
+  return headers;
+}
+
+interface SourceKey {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Topic names may contain '-', the partition never does: split at the last one. */
+function parseSource(source: string): SourceKey | undefined {
+  const dash = source.lastIndexOf('-');
+  if (dash <= 0) return undefined;
+  const digits = source.slice(dash + 1);
+  const partition = Number(digits);
+  return /^\d+$/.test(digits) && isPartition(partition)
+    ? { topic: source.slice(0, dash), partition }
+    : undefined;
+}
+
+/** Kafka partitions are int32; the ledger column is integer. */
+function isPartition(value: unknown): value is number {
+  return isNonNegativeInteger(value) && value <= 2_147_483_647;
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

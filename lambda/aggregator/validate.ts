@@ -1,0 +1,184 @@
+/**
+ * Largest accepted |amount|, in currency units. Cents stay far below Number.MAX_SAFE_INTEGER (1e14 < 9e15), so
+ * the conversion to integer cents is exact, and NUMERIC(38, 2) holds any sum of them.
+ */
+export const MAX_ABS_AMOUNT = 1_000_000_000_000;
+
+/**
+ * Longest accepted branch name, in UTF-16 code units. The name is part of a B-tree key; PostgreSQL rejects keys
+ * above about 2.7 KB, which would fail the whole batch instead of one record.
+ */
+export const MAX_BRANCH_LENGTH = 200;
+
+export const REJECTION_CODES = {
+  tombstone: 'tombstone',
+  emptyValue: 'empty_value',
+  invalidUtf8: 'invalid_utf8',
+  invalidJson: 'invalid_json',
+  notAnObject: 'not_an_object',
+  invalidBranch: 'invalid_branch',
+  invalidCurrency: 'invalid_currency',
+  invalidAmount: 'invalid_amount',
+  amountNotFinite: 'amount_not_finite',
+  amountOutOfRange: 'amount_out_of_range',
+  amountPrecision: 'amount_precision',
+  invalidId: 'invalid_id',
+  invalidTs: 'invalid_ts',
+} as const;
+
+export type RejectionCode = (typeof REJECTION_CODES)[keyof typeof REJECTION_CODES];
+
+/** An accepted transaction, amount in integer cents so that sums are exact. */
+export interface ValidTransaction {
+  readonly branch: string;
+  readonly currency: string;
+  readonly cents: number;
+}
+
+export interface Rejection {
+  readonly code: RejectionCode;
+  readonly reason: string;
+}
+
+export type Validation = ValidTransaction | Rejection;
+
+export function isRejection(validation: Validation): validation is Rejection {
+  return (validation as Rejection).code !== undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const CURRENCY = /^[A-Z]{3}$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+function reject(code: RejectionCode, reason: string): Rejection {
+  return { code, reason };
+}
+
+/**
+ * Checks one Kafka value against the message contract. Never throws: every way a value can be wrong yields a
+ * rejection with a code (for counting) and a reason (for the operator reading rejected_transactions).
+ */
+export function validateValue(value: Buffer | null): Validation {
+  if (value === null) return reject(REJECTION_CODES.tombstone, 'value is null (tombstone)');
+  if (value.length === 0) return reject(REJECTION_CODES.emptyValue, 'value is empty');
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return reject(REJECTION_CODES.invalidUtf8, 'value is not valid UTF-8');
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    return reject(REJECTION_CODES.invalidJson, `value is not JSON: ${storable((error as Error).message)}`);
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    return reject(REJECTION_CODES.notAnObject, `value is JSON ${describe(message)}, not an object`);
+  }
+  const { branch, currency, amount, id, ts } = message as Record<string, unknown>;
+
+  if (typeof branch !== 'string') {
+    return reject(REJECTION_CODES.invalidBranch, `branch must be a string, got ${describe(branch)}`);
+  }
+  if (branch.trim() === '') return reject(REJECTION_CODES.invalidBranch, 'branch is empty');
+  if (branch.length > MAX_BRANCH_LENGTH) {
+    return reject(REJECTION_CODES.invalidBranch, `branch is longer than ${MAX_BRANCH_LENGTH} characters`);
+  }
+  // PostgreSQL text cannot hold NUL, and a lone surrogate would be stored as U+FFFD, merging distinct branches.
+  if (branch.includes('\u0000'))
+    return reject(REJECTION_CODES.invalidBranch, 'branch contains a NUL character');
+  if (LONE_SURROGATE.test(branch))
+    return reject(REJECTION_CODES.invalidBranch, 'branch contains a lone surrogate');
+
+  if (typeof currency !== 'string' || !CURRENCY.test(currency)) {
+    return reject(
+      REJECTION_CODES.invalidCurrency,
+      `currency must be three upper-case letters, got ${describe(currency)}`,
+    );
+  }
+
+  if (typeof amount !== 'number') {
+    return reject(REJECTION_CODES.invalidAmount, `amount must be a number, got ${describe(amount)}`);
+  }
+  // JSON has no Infinity or NaN, but a literal such as 1e400 parses to Infinity.
+  if (!Number.isFinite(amount)) return reject(REJECTION_CODES.amountNotFinite, 'amount is not finite');
+  if (amount > MAX_ABS_AMOUNT || amount < -MAX_ABS_AMOUNT) {
+    return reject(REJECTION_CODES.amountOutOfRange, `|amount| must be at most ${MAX_ABS_AMOUNT}`);
+  }
+  const cents = Math.round(amount * 100);
+  if (cents / 100 !== amount || hasExtraDigits(text, amount)) {
+    return reject(REJECTION_CODES.amountPrecision, 'amount has more than 2 decimal places');
+  }
+
+  if (id !== undefined && typeof id !== 'string') {
+    return reject(REJECTION_CODES.invalidId, `id must be a string when present, got ${describe(id)}`);
+  }
+  if (ts !== undefined && typeof ts !== 'string') {
+    return reject(REJECTION_CODES.invalidTs, `ts must be a string when present, got ${describe(ts)}`);
+  }
+  // -0 would otherwise survive into sums as a distinct value.
+  return { branch, currency, cents: cents === 0 ? 0 : cents };
+}
+
+/**
+ * A double cannot tell 1 from 1.0000000000000001, so the numeric check alone would accept digits the sender
+ * wrote but that cannot be summed. When the text holds exactly one `"amount"` key whose number equals the
+ * parsed amount, its digits are counted; anything more ambiguous (duplicate or escaped keys) keeps the numeric
+ * check only.
+ */
+function hasExtraDigits(text: string, amount: number): boolean {
+  const key = text.indexOf('"amount"');
+  if (key === -1 || text.indexOf('"amount"', key + 8) !== -1) return false;
+  let i = key + 8;
+  while (isJsonSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 58 /* : */) return false;
+  i++;
+  while (isJsonSpace(text.charCodeAt(i))) i++;
+  const start = i;
+  while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
+  const token = text.slice(start, i);
+  if (Number(token) !== amount) return false;
+  const exponentAt = token.search(/[eE]/);
+  const mantissa = exponentAt === -1 ? token : token.slice(0, exponentAt);
+  const exponent = exponentAt === -1 ? 0 : Number(token.slice(exponentAt + 1));
+  const dot = mantissa.indexOf('.');
+  const fractionLength = dot === -1 ? 0 : mantissa.length - dot - 1;
+  // The value is digits × 10^(exponent − fractionLength); trailing zeros of the digits add no decimal place.
+  let trailingZeros = 0;
+  for (let j = mantissa.length - 1; j >= 0; j--) {
+    const code = mantissa.charCodeAt(j);
+    if (code === 48 /* 0 */) trailingZeros++;
+    else if (code !== 46 /* . */) break;
+  }
+  return fractionLength - trailingZeros - exponent > 2;
+}
+
+/**
+ * Text PostgreSQL can store: NUL escaped, lone surrogates (which UTF-8 cannot encode) replaced. The JSON
+ * parser's message quotes the input, and header keys come from the producer.
+ */
+export function storable(text: string): string {
+  return text.replaceAll('\u0000', '\\u0000').replace(LONE_SURROGATES, '\uFFFD');
+}
+
+function isJsonSpace(code: number): boolean {
+  return code === 32 || code === 9 || code === 10 || code === 13;
+}
+
+function isNumberChar(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) || code === 45 || code === 43 || code === 46 || code === 101 || code === 69
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  }
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
