@@ -112,15 +112,33 @@ export async function createKafka(options: KafkaClientOptions): Promise<Kafka> {
   return new Kafka(await kafkaConfig(options));
 }
 
+function errorNames(error: unknown): string[] {
+  const names: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    names.push(current.name);
+    current = current.cause;
+  }
+  return names;
+}
+
 /**
  * True when the broker refused the credentials, so the caller should re-read the secret once. kafkajs may wrap
  * the error (retries exceeded, connection errors), so the cause chain is searched.
  */
 export function isAuthenticationError(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
-    if (current.name === 'KafkaJSSASLAuthenticationError') return true;
-    current = current.cause;
-  }
-  return false;
+  return errorNames(error).includes('KafkaJSSASLAuthenticationError');
+}
+
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/** True when the brokers could not be reached or stopped answering: worth another attempt later. */
+export function isConnectionError(error: unknown): boolean {
+  return errorNames(error).some((name) => CONNECTION_ERRORS.has(name));
 }

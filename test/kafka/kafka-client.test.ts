@@ -2,10 +2,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { clearCaches } from '@aws-lambda-powertools/parameters';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { KafkaJSNumberOfRetriesExceeded, KafkaJSSASLAuthenticationError, logLevel } from 'kafkajs';
+import {
+  KafkaJSConnectionError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSSASLAuthenticationError,
+  logLevel,
+} from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   isAuthenticationError,
+  isConnectionError,
   kafkaBrokersFromEnv,
   kafkaConfig,
   kafkaLogCreator,
@@ -199,5 +206,17 @@ describe('isAuthenticationError', () => {
     expect(isAuthenticationError(wrapped)).toBe(true);
     expect(isAuthenticationError(new Error('Connection timeout'))).toBe(false);
     expect(isAuthenticationError('SASL')).toBe(false);
+  });
+});
+
+describe('isConnectionError', () => {
+  it('finds an unreachable broker directly or behind exhausted retries, and nothing else', () => {
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.0.1.5:9096');
+    const exhausted = new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 4_000 });
+
+    expect(isConnectionError(refused)).toBe(true);
+    expect(isConnectionError(exhausted)).toBe(true);
+    expect(isConnectionError(new KafkaJSProtocolError('INVALID_REPLICATION_FACTOR'))).toBe(false);
+    expect(isConnectionError(new Error('Connection timeout'))).toBe(false);
   });
 });
