@@ -608,6 +608,48 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerHan
   });
 }
 
+/**
+ * The java command line for a Kafka command-line tool from the pinned jars, e.g.
+ * `org.apache.kafka.tools.ProducerPerformance` for the benchmarks. Logs warnings and errors to stderr only.
+ */
+export function kafkaToolCommand(
+  mainClass: string,
+  args: readonly string[],
+  options: { config?: LocalConfig; heap?: string } = {},
+): { command: string; args: string[] } {
+  ensureJars();
+  const paths = brokerPaths(options.config ?? localConfig);
+  fs.mkdirSync(paths.root, { recursive: true });
+  fs.writeFileSync(paths.toolsLog4jFile, toolsLog4jProperties());
+  return {
+    command: javaCommand(),
+    args: [
+      `-Xmx${options.heap ?? '512m'}`,
+      `-Dlog4j.configuration=file:${paths.toolsLog4jFile}`,
+      '-cp',
+      javaClasspath(),
+      mainClass,
+      ...args,
+    ],
+  };
+}
+
+/**
+ * Java client properties (for a tool's --producer.config / --command-config) that reach the configured broker
+ * with its SCRAM credentials. Contains the password: write it to a file only under the git-ignored data dir.
+ */
+export function kafkaClientProperties(config: LocalConfig = localConfig): string {
+  const { brokers, username, password, tls } = config.kafka;
+  assertScramSafe('KAFKA_USERNAME', username);
+  assertScramSafe('KAFKA_PASSWORD', password);
+  return `${[
+    `bootstrap.servers=${brokers.join(',')}`,
+    `security.protocol=${tls ? 'SASL_SSL' : 'SASL_PLAINTEXT'}`,
+    'sasl.mechanism=SCRAM-SHA-512',
+    `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`,
+  ].join('\n')}\n`;
+}
+
 /** Stops every broker process on the data dir: SIGTERM, then SIGKILL after the grace period. */
 export async function stopBroker(
   options: { config?: LocalConfig; graceMs?: number } = {},

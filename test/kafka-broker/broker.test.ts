@@ -1,7 +1,13 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { type Admin, Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boolEnv, requireEnv } from '../../lambda/shared/env';
+import { kafkaClientProperties, kafkaToolCommand } from '../../local/kafka/broker';
 
 // Read from the environment the global setup hands to the workers: this also proves that hand-over works.
 const brokers = requireEnv('KAFKA_BROKERS').split(',');
@@ -32,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.deleteTopics({ topics: [topic, `${topic}-perf`] }).catch(() => undefined);
   await admin.disconnect();
 });
 
@@ -111,5 +117,33 @@ describe('Kafka broker for tests and the local pipeline', () => {
     await expect(sending).rejects.toThrow(/does not host this topic-partition/);
     await producer.disconnect();
     expect(await admin.listTopics()).not.toContain(missing);
+  });
+
+  it('serves the Java benchmark producer with the same SCRAM credentials', async () => {
+    // Prepare
+    const records = 300;
+    const perfTopic = `${topic}-perf`;
+    await admin.createTopics({ topics: [{ topic: perfTopic, numPartitions: 3 }], waitForLeaders: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'producer-perf-'));
+    const propertiesFile = path.join(dir, 'client.properties');
+    fs.writeFileSync(propertiesFile, kafkaClientProperties(), { mode: 0o600 });
+    const { command, args } = kafkaToolCommand(
+      'org.apache.kafka.tools.ProducerPerformance',
+      ['--topic', perfTopic, '--num-records', String(records), '--record-size', '64', '--throughput', '-1'],
+      { heap: '256m' },
+    );
+
+    // Act
+    let stdout: string;
+    try {
+      ({ stdout } = await promisify(execFile)(command, [...args, '--producer.config', propertiesFile]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+
+    // Assess
+    expect(stdout).toMatch(new RegExp(`^${records} records sent`, 'm'));
+    const offsets = await admin.fetchTopicOffsets(perfTopic);
+    expect(offsets.reduce((sum, partition) => sum + Number(partition.high), 0)).toBe(records);
   });
 });
