@@ -182,34 +182,52 @@ export async function withTransaction<T>(
   source: ConnectionSource,
   work: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
-  let client = await source.connect();
+  let client = await checkOut(source);
   try {
     await client.query('BEGIN');
   } catch (error) {
-    client.release(true);
+    checkIn(client, true);
     if (!isConnectionFailure(error)) throw error;
-    client = await source.connect();
+    client = await checkOut(source);
     try {
       await client.query('BEGIN');
     } catch (retryError) {
-      client.release(true);
+      checkIn(client, true);
       throw retryError;
     }
   }
   try {
     const result = await work(client);
     await client.query('COMMIT');
-    client.release();
+    checkIn(client, false);
     return result;
   } catch (error) {
     try {
       await client.query('ROLLBACK');
-      client.release();
+      checkIn(client, false);
     } catch {
-      client.release(true);
+      checkIn(client, true);
     }
     throw error;
   }
+}
+
+/**
+ * A connection lost between two statements is reported as an 'error' event, not through a query; the pool
+ * listens only while the client is idle, so without this listener the event would crash the process. The
+ * next statement fails with the same cause and is handled there.
+ */
+function ignoreConnectionError(): void {}
+
+async function checkOut(source: ConnectionSource): Promise<PoolClient> {
+  const client = await source.connect();
+  client.on('error', ignoreConnectionError);
+  return client;
+}
+
+function checkIn(client: PoolClient, destroy: boolean): void {
+  client.off('error', ignoreConnectionError);
+  client.release(destroy);
 }
 
 /**

@@ -72,18 +72,27 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const BRANCHES = ['Kazan', 'SPB', 'Novosibirsk', 'Surgut'];
-const CURRENCIES = ['RUB', 'USD', 'EUR', 'GBP'];
+export const BRANCHES = ['Kazan', 'SPB', 'Novosibirsk', 'Surgut'] as const;
+export const CURRENCIES = ['RUB', 'USD', 'EUR', 'GBP'] as const;
+
+/** Branch names private to one test, so tests sharing a database do not share positions. */
+export function branchesFor(test: string): string[] {
+  return BRANCHES.map((branch) => `${branch}-${test}`);
+}
 
 /** Transactions with cent amounts in (-1000, 1000), written with the JSON number text of the exact decimal. */
-export function generateTransactions(count: number, random: () => number): GeneratedTransaction[] {
+export function generateTransactions(
+  count: number,
+  random: () => number,
+  branches: readonly string[] = BRANCHES,
+): GeneratedTransaction[] {
   const result: GeneratedTransaction[] = [];
   for (let i = 0; i < count; i++) {
     const cents = BigInt(Math.floor(random() * 199_999) - 99_999);
     const abs = cents < 0n ? -cents : cents;
     const amount = `${cents < 0n ? '-' : ''}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
     result.push({
-      branch: BRANCHES[Math.floor(random() * BRANCHES.length)] as string,
+      branch: branches[Math.floor(random() * branches.length)] as string,
       currency: CURRENCIES[Math.floor(random() * CURRENCIES.length)] as string,
       amount,
       cents,
