@@ -60,17 +60,18 @@ const SENSITIVE_KEY = /pass|secret|sasl|credential|token/i;
 /**
  * kafkajs prints to the console in its own format by default; routing it through the function's logger keeps
  * every line structured JSON with the invocation's context. Only WARN and above are passed on: kafkajs is
- * verbose at INFO (every connect, every rebalance) and that cost is paid per invocation.
+ * verbose at INFO (every connect, every rebalance) and that cost is paid per invocation. kafkajs's own ERROR
+ * lines become warnings: it logs every error response, including the retriable ones it then recovers from
+ * (a coordinator still loading, a leader moving), while the outcome that matters, a send or connect that
+ * finally failed, reaches the caller as an exception and is logged there as an error.
  */
 export function kafkaLogCreator(logger: Logger): (level: logLevel) => (entry: LogEntry) => void {
   return () =>
-    ({ namespace, level, log }) => {
+    ({ namespace, level, label, log }) => {
       const { message, timestamp: _timestamp, ...extra } = log;
       const safeExtra = Object.fromEntries(Object.entries(extra).filter(([key]) => !SENSITIVE_KEY.test(key)));
-      const attributes = { kafkaNamespace: namespace, ...safeExtra };
-      if (level === logLevel.ERROR) {
-        logger.error(message, attributes);
-      } else if (level === logLevel.WARN && !isExpectedWarning(message)) {
+      const attributes = { kafkaNamespace: namespace, kafkaLevel: label, ...safeExtra };
+      if (level <= logLevel.WARN && !isExpectedWarning(message)) {
         logger.warn(message, attributes);
       } else {
         logger.debug(message, attributes);

@@ -140,16 +140,18 @@ describe('kafkaConfig', () => {
 });
 
 describe('kafkaLogCreator', () => {
+  const LABELS: Record<number, string> = { 1: 'ERROR', 2: 'WARN', 4: 'INFO', 5: 'DEBUG' };
+
   function entry(level: logLevel, message: string, extra: Record<string, unknown> = {}) {
     return {
       namespace: 'Connection',
       level,
-      label: logLevel[level],
+      label: LABELS[level] ?? 'UNKNOWN',
       log: { timestamp: '2024-01-01T00:00:00.000Z', message, ...extra },
     };
   }
 
-  it('routes kafkajs errors and warnings to the structured logger without credentials', () => {
+  it('routes kafkajs errors and warnings to the structured logger as warnings, without credentials', () => {
     // Prepare
     const logger = quietLogger();
     const error = vi.spyOn(logger, 'error');
@@ -157,15 +159,21 @@ describe('kafkaLogCreator', () => {
     const log = kafkaLogCreator(logger)(logLevel.WARN);
 
     // Act
-    log(entry(logLevel.ERROR, 'Connection error', { broker: 'b-1:9096', sasl: { password: 'x' } }));
+    log(entry(logLevel.ERROR, 'Response InitProducerId', { broker: 'b-1:9096', sasl: { password: 'x' } }));
     log(entry(logLevel.WARN, 'Slow request', { password: 'x', saslPassword: 'y', retryCount: 2 }));
 
     // Assess
-    expect(error).toHaveBeenCalledWith('Connection error', {
+    expect(error).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalledWith('Response InitProducerId', {
       kafkaNamespace: 'Connection',
+      kafkaLevel: 'ERROR',
       broker: 'b-1:9096',
     });
-    expect(warn).toHaveBeenCalledWith('Slow request', { kafkaNamespace: 'Connection', retryCount: 2 });
+    expect(warn).toHaveBeenCalledWith('Slow request', {
+      kafkaNamespace: 'Connection',
+      kafkaLevel: 'WARN',
+      retryCount: 2,
+    });
   });
 
   it('keeps the deliberate bounded-retries notice and chatter below WARN out of the warnings', () => {
