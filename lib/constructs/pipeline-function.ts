@@ -1,0 +1,130 @@
+import * as path from 'node:path';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
+
+/** The repository root: function entries, the lock file and `migrations/` are resolved from here. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Path of a function entry, e.g. `lambdaEntry('producer')` for `lambda/producer/index.ts`. */
+export function lambdaEntry(name: string): string {
+  return path.join(REPO_ROOT, 'lambda', name, 'index.ts');
+}
+
+export interface PipelineFunctionProps {
+  /** Absolute path of the TypeScript handler module (exporting `handler`). */
+  readonly entry: string;
+  readonly description: string;
+  /** `POWERTOOLS_SERVICE_NAME`: the `service` key of every log line and metric. */
+  readonly serviceName: string;
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets: ec2.SubnetSelection;
+  /** The function's own group; what it may reach is granted on it by the caller. */
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly logRetention: logs.RetentionDays;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** Added to the Powertools and Node.js variables every function gets. */
+  readonly environment?: Record<string, string>;
+  /** @default - no reserved concurrency */
+  readonly reservedConcurrentExecutions?: number;
+  /** Extra bundling hooks (e.g. files copied beside the bundle). */
+  readonly commandHooks?: nodejs.ICommandHooks;
+}
+
+const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * The house defaults for a pipeline function: ARM64 on the current Node.js runtime, inside the VPC, an explicit
+ * log group with retention, a minified bundle with source maps (the AWS SDK comes from the runtime) and the
+ * Powertools environment.
+ *
+ * The function gets its own role instead of the AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole
+ * managed policies: it may write only to its own log group, and only the network-interface actions Lambda
+ * needs for a VPC function are granted on `*`.
+ */
+export class PipelineFunction extends nodejs.NodejsFunction {
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.description}`,
+    });
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      role,
+      logGroup,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [props.securityGroup],
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        // Stack traces need the mappings only; embedding the sources would double the bundle.
+        sourcesContent: false,
+        target: 'node24',
+        format: nodejs.OutputFormat.CJS,
+        externalModules: ['@aws-sdk/*'],
+        commandHooks: props.commandHooks,
+      },
+    });
+
+    logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only the network-interface actions of AWSLambdaVPCAccessExecutionRole are on "*": Lambda creates and ' +
+        "deletes the function's interfaces before their IDs exist, and the Describe actions have no resource " +
+        'level. Everything else in this role names its resource.',
+    });
+  }
+}
+
+/**
+ * The cdk-nag finding raised by `grantInvoke`, which allows the function's versions and aliases
+ * (`<function ARN>:*`) besides the function itself.
+ */
+export function invokeVersionsFinding(fn: lambda.IFunction): string {
+  const logicalId = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnElement);
+  return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`;
+}
