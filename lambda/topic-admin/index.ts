@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { createKafka, isAuthenticationError, isConnectionError, parseBrokerList } from '../shared/kafka';
 import { type EnsureTopicResult, ensureTopic } from './ensure-topic';
 import { withRetries } from './retry';
@@ -20,6 +20,11 @@ const logger = new Logger({ serviceName: 'topic-admin' });
  */
 const ATTEMPTS = 5;
 const RETRY_DELAY_MS = 15_000;
+/**
+ * An attempt against unreachable brokers can take a minute of kafkajs's own retries; with less time left than
+ * this the error is reported now, rather than as a timeout that hides it.
+ */
+const MIN_REMAINING_FOR_RETRY_MS = 90_000;
 
 async function ensureTopicOnCluster(
   brokers: string[],
@@ -36,7 +41,10 @@ async function ensureTopicOnCluster(
   }
 }
 
-export async function handler(event: CloudFormationCustomResourceEvent): Promise<TopicAdminResponse> {
+export async function handler(
+  event: CloudFormationCustomResourceEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<TopicAdminResponse> {
   logger.info('Topic resource event', {
     requestType: event.RequestType,
     logicalResourceId: event.LogicalResourceId,
@@ -54,7 +62,10 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   const result = await withRetries(() => ensureTopicOnCluster(brokerList, desired, refreshSecret), {
     attempts: ATTEMPTS,
     delayMs: RETRY_DELAY_MS,
-    shouldRetry: (error) => isAuthenticationError(error) || isConnectionError(error),
+    shouldRetry: (error) =>
+      (isAuthenticationError(error) || isConnectionError(error)) &&
+      (context === undefined ||
+        context.getRemainingTimeInMillis() > MIN_REMAINING_FOR_RETRY_MS + RETRY_DELAY_MS),
     onRetry: (error, nextAttempt) => {
       refreshSecret = isAuthenticationError(error);
       logger.warn('Could not reach the Kafka cluster; retrying', {

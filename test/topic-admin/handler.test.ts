@@ -139,13 +139,24 @@ describe('topic-admin onEvent', () => {
     cluster.connectErrors = [refused];
 
     // Act
-    const pending = handler(event('Create'));
+    const pending = handler(event('Create'), { getRemainingTimeInMillis: () => 300_000 });
     await vi.runAllTimersAsync();
     const response = await pending;
 
     // Assess
     expect(response.PhysicalResourceId).toBe('transaction');
     expect(createKafka.mock.calls.map(([options]) => options.forceFetchSecret)).toEqual([false, true]);
+  });
+
+  it('reports a connection failure at once when too little time is left for another attempt', async () => {
+    const unreachable = new Error('Connection error: connect ECONNREFUSED 10.0.1.5:9096');
+    unreachable.name = 'KafkaJSConnectionError';
+    cluster.connectErrors = [unreachable];
+
+    await expect(handler(event('Create'), { getRemainingTimeInMillis: () => 60_000 })).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
+    expect(createKafka).toHaveBeenCalledTimes(1);
   });
 
   it('does not retry an error the cluster will repeat', async () => {
