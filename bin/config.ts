@@ -184,8 +184,8 @@ export function loadConfig(read: ContextReader): PipelineConfig {
     stackName: matching(
       read,
       'stackName',
-      /^[A-Za-z][A-Za-z0-9-]{0,39}$/,
-      'a CloudFormation stack name of at most 40 letters, digits and hyphens, starting with a letter',
+      /^(?!.*--)[A-Za-z][A-Za-z0-9-]{0,38}[A-Za-z0-9]$/,
+      '2 to 40 letters, digits and single hyphens, starting with a letter and not ending with a hyphen',
     ),
     topic: matching(
       read,
