@@ -26,7 +26,7 @@ export interface ScheduleStats {
 
 /**
  * A continuous paced stream of about 100 messages a second, as the original generator sent: short paced
- * invocations back to back, so that a stop waits for at most one of them.
+ * invocations, one every `invocationSeconds`, so that a stop waits for at most one of them.
  */
 export function continuousEvent(rate: number, invocationSeconds: number): ProducerEvent {
   return { mode: 'paced', rate, durationSeconds: invocationSeconds };

@@ -85,7 +85,8 @@ export function renderDashboard(snapshot: DashboardSnapshot): string[] {
   const lines = [
     `Transaction pipeline, local   up ${formatDuration(snapshot.now.getTime() - snapshot.startedAt.getTime())}   Ctrl-C stops it`,
     '',
-    `Kafka      ${snapshot.kafka}   topic ${snapshot.topic}   group ${snapshot.groupId}`,
+    `Kafka      ${snapshot.kafka}`,
+    `Topic      ${snapshot.topic}   consumer group ${snapshot.groupId}`,
   ];
   if (snapshot.database !== undefined) lines.push(`Database   ${snapshot.database}`);
   lines.push('');
