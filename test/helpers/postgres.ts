@@ -70,14 +70,21 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   };
 }
 
+export interface UseTestDatabaseOptions {
+  readonly migrate?: boolean;
+  /** Roles the tests create (filled in as they go): dropped after the database that granted them privileges. */
+  readonly roles?: readonly string[];
+}
+
 /** Registers beforeAll/afterAll for a fresh migrated database and returns a getter for it. */
-export function useTestDatabase(options: { migrate?: boolean } = {}): () => TestDatabase {
+export function useTestDatabase(options: UseTestDatabaseOptions = {}): () => TestDatabase {
   let database: TestDatabase | undefined;
   beforeAll(async () => {
     database = await createTestDatabase(options);
   });
   afterAll(async () => {
     await database?.drop();
+    if (options.roles !== undefined) await dropRoles(options.roles);
   });
   return () => {
     if (database === undefined) throw new Error('The test database is created in beforeAll');
