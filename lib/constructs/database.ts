@@ -221,6 +221,10 @@ export class DatabaseConstruct extends Construct {
       excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     });
     aggregatorRotation.node.addDependency(this.migration);
+    // The schedules that start the rotations belong to the secrets, not to the rotation constructs.
+    for (const secret of [this.masterSecret, this.aggregatorSecret]) {
+      secret.node.findChild('RotationSchedule').node.addDependency(this.migration);
+    }
   }
 }
 
