@@ -41,6 +41,8 @@ export interface SynthResult {
   readonly violations: readonly (ValidationViolation & { readonly plugin: string })[];
   /** The error `app.synth()` threw, if any (a validation failure throws after writing the report). */
   readonly synthError: Error | undefined;
+  /** Warnings and errors that constructs attached to the stack (empty when synthesis failed). */
+  readonly messages: readonly { readonly level: string; readonly id: string; readonly text: string }[];
   /** The cloud assembly directory, removed by `dispose`. */
   readonly assemblyDir: string;
   readonly dispose: () => void;
@@ -74,8 +76,14 @@ export function synthPipeline(
     const stack = definePipeline(app, config);
 
     let synthError: Error | undefined;
+    let messages: SynthResult['messages'] = [];
     try {
-      app.synth();
+      const assembly = app.synth();
+      messages = assembly.getStackArtifact(stack.artifactId).messages.map((message) => ({
+        level: message.level,
+        id: message.id,
+        text: String(message.entry.data),
+      }));
     } catch (error) {
       synthError = error instanceof Error ? error : new Error(String(error));
     }
@@ -94,7 +102,7 @@ export function synthPipeline(
     const violations = report.pluginReports.flatMap((plugin) =>
       plugin.violations.map((violation) => ({ ...violation, plugin: plugin.pluginName })),
     );
-    return { stack, config, template, violations, synthError, assemblyDir, dispose };
+    return { stack, config, template, violations, synthError, messages, assemblyDir, dispose };
   } catch (error) {
     dispose();
     throw error;
