@@ -7,6 +7,7 @@ import {
   type Validation,
   validateValue,
 } from '../../lambda/aggregator/validate';
+import { validAmountText } from './arbitraries';
 import { isAcceptableBranch, isAcceptableCurrency, readCents } from './reference';
 
 /** Bounded so the whole file runs in a few seconds; a failure prints its seed for replay. */
@@ -81,28 +82,6 @@ const jsonNumberText = fc
     const fractionPart = fraction === undefined ? '' : `.${fraction}`;
     const exponentPart = exponent === undefined ? '' : `${exponent[0]}${exponent[1]}${exponent[2]}`;
     return `${sign}${whole}${fractionPart}${exponentPart}`;
-  });
-
-/** Amount texts the contract accepts: at most two decimals, |amount| <= 1e12, written in varied forms. */
-const validAmountText = fc
-  .tuple(fc.bigInt({ min: -100_000_000_000_000n, max: 100_000_000_000_000n }), fc.integer({ min: 0, max: 4 }))
-  .map(([cents, form]) => {
-    const abs = cents < 0n ? -cents : cents;
-    const sign = cents < 0n ? '-' : '';
-    const units = abs / 100n;
-    const rest = (abs % 100n).toString().padStart(2, '0');
-    switch (form) {
-      case 0:
-        return `${sign}${units}.${rest}`;
-      case 1:
-        return `${sign}${abs}e-2`;
-      case 2:
-        return `${sign}${units}.${rest}000`;
-      case 3:
-        return rest === '00' ? `${sign}${units}` : `${sign}${units}.${rest}`;
-      default:
-        return `${sign}${abs}0E-3`;
-    }
   });
 
 const branchValue = fc.oneof(
