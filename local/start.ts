@@ -5,6 +5,7 @@ import { Pool } from 'pg';
 import { optionalEnv } from '../lambda/shared/env';
 import { createKafka } from '../lambda/shared/kafka';
 import { ensureTopic } from '../lambda/topic-admin/ensure-topic';
+import { claimBroker, releaseBrokerClaim } from './broker-ownership';
 import { localConfig } from './config';
 import { type LocalDatabase, startLocalDatabase } from './database';
 import { EventSourceMapping, type PartitionLag } from './event-source-mapping';
@@ -157,18 +158,23 @@ async function startPipeline(context: StartContext): Promise<void> {
       releaseBrokerLease();
       throw error;
     });
+    const ownerFile = path.join(dataDir, 'broker-owner.json');
+    const owned = claimBroker(ownerFile, handle);
     cleanup.push({
-      name: handle.started ? 'Kafka broker stopped' : 'Kafka broker left running (it was already running)',
+      name: owned ? 'Kafka broker stopped' : 'Kafka broker left running (this run did not start it)',
       run: async () => {
         const others = releaseBrokerLease();
-        // Another process (a test run) that relies on the broker keeps it; the next start reuses it anyway.
-        if (handle.started && others.length === 0) await stopBroker({ graceMs: 15_000 });
+        // Another process (a test run) that relies on the broker keeps it running; the claim stays behind, so
+        // the next start adopts the broker as it would after a kill.
+        if (owned && others.length === 0) {
+          await stopBroker({ graceMs: 15_000 });
+          releaseBrokerClaim(ownerFile);
+        }
       },
     });
-    kafkaDescription = `${kafka.brokers.join(',')} (local broker${handle.started ? '' : ', reused'})`;
-    say(
-      `Kafka: ${handle.started ? 'started' : 'already running'} in ${((Date.now() - began) / 1000).toFixed(1)} s`,
-    );
+    const how = handle.started ? 'started' : owned ? 'adopted from a run that was killed' : 'already running';
+    kafkaDescription = `${kafka.brokers.join(',')} (local broker, ${how})`;
+    say(`Kafka: ${how} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   }
   if (state.stopping) return;
 
