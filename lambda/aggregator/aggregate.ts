@@ -38,12 +38,21 @@ interface Accumulator {
 
 /** Sums integer cents per (branch, currency), exactly for any batch size. */
 export class BatchAggregator {
-  private readonly groups = new Map<string, Accumulator>();
+  /** Branch, then currency: two short-string lookups cost less than building a combined key per record. */
+  private readonly groups = new Map<string, Map<string, Accumulator>>();
 
-  add(record: KafkaRecord, transaction: ValidTransaction): void {
-    // Validation rejects NUL in branch names, so it cannot collide with the separator.
-    const key = `${transaction.branch}\u0000${transaction.currency}`;
-    let group = this.groups.get(key);
+  /** `source` is the record's `"<topic>-<partition>"`, passed in because callers already hold it. */
+  add(
+    record: KafkaRecord,
+    transaction: ValidTransaction,
+    source = `${record.topic}-${record.partition}`,
+  ): void {
+    let byCurrency = this.groups.get(transaction.branch);
+    if (byCurrency === undefined) {
+      byCurrency = new Map();
+      this.groups.set(transaction.branch, byCurrency);
+    }
+    let group = byCurrency.get(transaction.currency);
     if (group === undefined) {
       group = {
         branch: transaction.branch,
@@ -55,7 +64,7 @@ export class BatchAggregator {
         firstRecordTime: undefined,
         lastRecordTime: undefined,
       };
-      this.groups.set(key, group);
+      byCurrency.set(transaction.currency, group);
     }
     group.small += transaction.cents;
     if (group.small > FLUSH_THRESHOLD || group.small < -FLUSH_THRESHOLD) {
@@ -63,7 +72,6 @@ export class BatchAggregator {
       group.small = 0;
     }
     group.recordCount++;
-    const source = `${record.topic}-${record.partition}`;
     const range = group.sourceOffsets[source];
     if (range === undefined) group.sourceOffsets[source] = { first: record.offset, last: record.offset };
     else if (record.offset < range.first) range.first = record.offset;
@@ -78,6 +86,7 @@ export class BatchAggregator {
   /** Totals sorted by branch, then currency (code-unit order). */
   totals(): GroupTotal[] {
     return [...this.groups.values()]
+      .flatMap((byCurrency) => [...byCurrency.values()])
       .map((group) => ({
         branch: group.branch,
         currency: group.currency,

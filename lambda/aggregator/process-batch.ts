@@ -3,7 +3,7 @@ import { type ConnectionSource, withTransaction } from '../shared/database';
 import { BatchAggregator, netByCurrency } from './aggregate';
 import { decodeMskEvent, type KafkaRecord, type UndecodableRecord } from './decode';
 import { lockOffsetLedger, type PartitionRef, partitionKey } from './offset-ledger';
-import { isRejection, type RejectionCode, type Validation, validateValue } from './validate';
+import { isRejection, type RejectionCode, validateValue } from './validate';
 import { type LedgerAdvance, type RejectedRecord, writeBatch } from './write-batch';
 
 export interface ProcessBatchOptions {
@@ -33,21 +33,19 @@ export interface BatchResult {
   readonly oldestRecordTime: number | undefined;
 }
 
-interface Item {
-  readonly record: KafkaRecord;
-  readonly validation: Validation;
-}
-
 interface PartitionItems extends PartitionRef {
-  readonly items: Item[];
+  /** `"<topic>-<partition>"` */
+  readonly source: string;
+  readonly records: KafkaRecord[];
 }
 
 /**
  * Applies one MSK event exactly once. Kafka delivers to Lambda at least once (a batch is redelivered when the
  * function fails or times out after writing), so the offset ledger decides what is new: in one transaction
  * the batch's ledger rows are locked, records at or below their offsets are skipped, and the rest is written
- * together with the advanced offsets. Round trips are constant: BEGIN, lock, write, COMMIT. Records within a
- * partition arrive in offset order and a partition is consumed by one invocation at a time.
+ * together with the advanced offsets. Round trips are constant: BEGIN, lock, write, COMMIT. The ledger relies
+ * on what the event source mapping guarantees: a partition's batches arrive in offset order (a repeated or
+ * overlapping batch is fine, an older batch after a newer one would be taken for a replay).
  */
 export async function processBatch(
   database: ConnectionSource,
@@ -57,7 +55,6 @@ export async function processBatch(
   const batchId = options.batchId ?? randomUUID();
   const batchTime = options.batchTime ?? new Date();
   const { records, undecodable } = decodeMskEvent(event);
-  // Validation is the CPU-heavy part; doing it before BEGIN keeps the ledger rows locked only for the writes.
   const partitions = groupByPartition(records);
 
   const empty: BatchResult = {
@@ -83,22 +80,25 @@ export async function processBatch(
     let deduplicated = 0;
     let oldestRecordTime: number | undefined;
 
-    for (const { topic, partition, items } of partitions) {
-      const applied = ledger.get(partitionKey(topic, partition)) ?? -1;
+    // Validation runs here, after the ledger says what is new, so a redelivered batch costs no parsing, and
+    // each record's parsed value is garbage as soon as it has been added.
+    for (const { topic, partition, source, records: partitionRecords } of partitions) {
+      const applied = ledger.get(source) ?? -1;
       let highest = applied;
-      for (const { record, validation } of items) {
+      for (const record of partitionRecords) {
         // Sorted by offset, so this also drops an offset repeated within the event.
         if (record.offset <= highest) {
           deduplicated++;
           continue;
         }
         highest = record.offset;
+        const validation = validateValue(record.value);
         if (isRejection(validation)) {
           rejected.push({ record, rejection: validation });
           rejectedByCode[validation.code] = (rejectedByCode[validation.code] ?? 0) + 1;
           continue;
         }
-        aggregator.add(record, validation);
+        aggregator.add(record, validation, source);
         accepted++;
         const time = record.timestamp;
         if (time !== undefined && (oldestRecordTime === undefined || time < oldestRecordTime)) {
@@ -134,25 +134,29 @@ export async function processBatch(
 /** One entry per partition, sorted by topic then partition, each with its records sorted by offset. */
 function groupByPartition(records: readonly KafkaRecord[]): PartitionItems[] {
   const byKey = new Map<string, PartitionItems>();
+  let group: PartitionItems | undefined;
   for (const record of records) {
-    const key = partitionKey(record.topic, record.partition);
-    let group = byKey.get(key);
-    if (group === undefined) {
-      group = { topic: record.topic, partition: record.partition, items: [] };
-      byKey.set(key, group);
+    // The event lists records partition by partition: the previous record's group is almost always right.
+    if (group === undefined || group.partition !== record.partition || group.topic !== record.topic) {
+      const source = partitionKey(record.topic, record.partition);
+      group = byKey.get(source);
+      if (group === undefined) {
+        group = { topic: record.topic, partition: record.partition, source, records: [] };
+        byKey.set(source, group);
+      }
     }
-    group.items.push({ record, validation: validateValue(record.value) });
+    group.records.push(record);
   }
   const groups = [...byKey.values()];
-  for (const group of groups) {
-    if (!isSortedByOffset(group.items)) group.items.sort((a, b) => a.record.offset - b.record.offset);
+  for (const partitionGroup of groups) {
+    if (!isSortedByOffset(partitionGroup.records)) partitionGroup.records.sort((a, b) => a.offset - b.offset);
   }
   return groups.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
 }
 
-function isSortedByOffset(items: readonly Item[]): boolean {
-  for (let i = 1; i < items.length; i++) {
-    if ((items[i] as Item).record.offset < (items[i - 1] as Item).record.offset) return false;
+function isSortedByOffset(records: readonly KafkaRecord[]): boolean {
+  for (let i = 1; i < records.length; i++) {
+    if ((records[i] as KafkaRecord).offset < (records[i - 1] as KafkaRecord).offset) return false;
   }
   return true;
 }

@@ -47,7 +47,6 @@ export function isRejection(validation: Validation): validation is Rejection {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const CURRENCY = /^[A-Z]{3}$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
@@ -82,17 +81,15 @@ export function validateValue(value: Buffer | null): Validation {
   if (typeof branch !== 'string') {
     return reject(REJECTION_CODES.invalidBranch, `branch must be a string, got ${describe(branch)}`);
   }
-  if (branch.trim() === '') return reject(REJECTION_CODES.invalidBranch, 'branch is empty');
-  if (branch.length > MAX_BRANCH_LENGTH) {
-    return reject(REJECTION_CODES.invalidBranch, `branch is longer than ${MAX_BRANCH_LENGTH} characters`);
+  if (!validBranches.has(branch)) {
+    const problem = branchProblem(branch);
+    if (problem !== undefined) return reject(REJECTION_CODES.invalidBranch, problem);
+    // A stream has a handful of branches: remember them rather than re-scan each name per record.
+    if (validBranches.size >= BRANCH_CACHE_SIZE) validBranches.clear();
+    validBranches.add(branch);
   }
-  // PostgreSQL text cannot hold NUL, and a lone surrogate would be stored as U+FFFD, merging distinct branches.
-  if (branch.includes('\u0000'))
-    return reject(REJECTION_CODES.invalidBranch, 'branch contains a NUL character');
-  if (LONE_SURROGATE.test(branch))
-    return reject(REJECTION_CODES.invalidBranch, 'branch contains a lone surrogate');
 
-  if (typeof currency !== 'string' || !CURRENCY.test(currency)) {
+  if (typeof currency !== 'string' || !isCurrencyCode(currency)) {
     return reject(
       REJECTION_CODES.invalidCurrency,
       `currency must be three upper-case letters, got ${describe(currency)}`,
@@ -122,15 +119,38 @@ export function validateValue(value: Buffer | null): Validation {
   return { branch, currency, cents: cents === 0 ? 0 : cents };
 }
 
+const BRANCH_CACHE_SIZE = 1024;
+const validBranches = new Set<string>();
+
+function branchProblem(branch: string): string | undefined {
+  if (branch.trim() === '') return 'branch is empty';
+  if (branch.length > MAX_BRANCH_LENGTH) return `branch is longer than ${MAX_BRANCH_LENGTH} characters`;
+  // PostgreSQL text cannot hold NUL, and a lone surrogate would be stored as U+FFFD, merging distinct branches.
+  if (branch.includes('\u0000')) return 'branch contains a NUL character';
+  if (LONE_SURROGATE.test(branch)) return 'branch contains a lone surrogate';
+  return undefined;
+}
+
+/** /^[A-Z]{3}$/ without the regular expression engine, called once per record. */
+function isCurrencyCode(currency: string): boolean {
+  if (currency.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const code = currency.charCodeAt(i);
+    if (code < 65 || code > 90) return false;
+  }
+  return true;
+}
+
 /**
  * A double cannot tell 1 from 1.0000000000000001, so the numeric check alone would accept digits the sender
- * wrote but that cannot be summed. When the text holds exactly one `"amount"` key whose number equals the
- * parsed amount, its digits are counted; anything more ambiguous (duplicate or escaped keys) keeps the numeric
- * check only.
+ * wrote but that cannot be summed. The digits of the last `"amount"` key's number are counted when that
+ * number equals the parsed amount (JSON.parse keeps the last duplicate key, and producers write amount last,
+ * so the search from the end is short). A nested object after the top-level key holding an equal amount with
+ * extra digits would be misread as the top-level one: such a record is rejected, never summed wrongly.
  */
 function hasExtraDigits(text: string, amount: number): boolean {
-  const key = text.indexOf('"amount"');
-  if (key === -1 || text.indexOf('"amount"', key + 8) !== -1) return false;
+  const key = text.lastIndexOf('"amount"');
+  if (key === -1) return false;
   let i = key + 8;
   while (isJsonSpace(text.charCodeAt(i))) i++;
   if (text.charCodeAt(i) !== 58 /* : */) return false;
@@ -138,6 +158,9 @@ function hasExtraDigits(text: string, amount: number): boolean {
   while (isJsonSpace(text.charCodeAt(i))) i++;
   const start = i;
   while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
+  // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for such
+  // short tokens the numeric check has already decided.
+  if (i - start <= 15) return false;
   const token = text.slice(start, i);
   if (Number(token) !== amount) return false;
   const exponentAt = token.search(/[eE]/);
