@@ -91,6 +91,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         target: 'node24',
         format: nodejs.OutputFormat.CJS,
         externalModules: ['@aws-sdk/*'],
+        logLevel: nodejs.LogLevel.WARNING,
         commandHooks: props.commandHooks,
       },
     });

@@ -1,16 +1,25 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrationsHash } from '../../lib/constructs/database';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { DatabaseConstruct, MIGRATIONS_DIR, migrationsHash } from '../../lib/constructs/database';
+import { NetworkConstruct } from '../../lib/constructs/network';
+import {
+  cdkJsonContext,
+  idOf,
+  resourcesOfType,
+  type SynthResult,
+  securityGroupRules,
+  synthPipeline,
+} from './synth';
 
 let synth: SynthResult;
 
-// Bundled like `cdk synth`, to check what the migration function's asset contains.
 beforeAll(() => {
-  synth = synthPipeline({}, { bundle: true });
+  synth = synthPipeline();
 });
 afterAll(() => synth.dispose());
 
@@ -218,11 +227,43 @@ describe('schema migration custom resource', () => {
       'DatabaseInstanceSecretAttachment',
     );
   });
+});
+
+describe('migration function bundle', () => {
+  // Only the database and its network, bundled with esbuild as `cdk synth` does: the asset must carry the SQL.
+  let assemblyDir: string;
+  let assetDir: string;
+
+  beforeAll(() => {
+    assemblyDir = mkdtempSync(path.join(tmpdir(), 'database-bundle-'));
+    const app = new App({ outdir: assemblyDir, context: cdkJsonContext() });
+    const stack = new Stack(app, 'DatabaseBundle');
+    const network = new NetworkConstruct(stack, 'Network', {
+      availabilityZones: 2,
+      logRetention: RetentionDays.ONE_DAY,
+    });
+    const database = new DatabaseConstruct(stack, 'Database', {
+      network,
+      instanceIdentifier: 'bundle-db',
+      postgresVersion: '17',
+      instanceType: 'db.t4g.micro',
+      allocatedStorageGiB: 20,
+      maxAllocatedStorageGiB: 20,
+      multiAz: false,
+      backupRetentionDays: 1,
+      deletionProtection: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+      iamAuthentication: false,
+      logRetention: RetentionDays.ONE_DAY,
+    });
+    const assembly = app.synth();
+    const template = assembly.getStackArtifact(stack.artifactId).template;
+    const code = template.Resources[idOf(database.migrationFunction)].Properties.Code as { S3Key: string };
+    assetDir = path.join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+  });
+  afterAll(() => rmSync(assemblyDir, { recursive: true, force: true }));
 
   it('ships migrations/ beside the bundled handler', () => {
-    const { stack, assemblyDir } = synth;
-    const code = resource(idOf(stack.database.migrationFunction)).Properties.Code as { S3Key: string };
-    const assetDir = path.join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
     const sqlFiles = (dir: string) =>
       readdirSync(dir)
         .filter((file) => file.endsWith('.sql'))

@@ -48,11 +48,6 @@ export interface SynthResult {
   readonly dispose: () => void;
 }
 
-export interface SynthOptions {
-  /** Bundle the functions with esbuild as `cdk synth` does. @default false */
-  readonly bundle?: boolean;
-}
-
 /**
  * Synthesizes the pipeline exactly as bin/app.ts does (same context, same nag registration), with the given
  * context overrides. Function bundling is skipped unless asked for.
@@ -68,7 +63,7 @@ export function synthPipeline(
       outdir: assemblyDir,
       context: {
         ...cdkJsonContext(),
-        ...(options.bundle === true ? {} : { 'aws:cdk:bundling-stacks': [] }),
+        'aws:cdk:bundling-stacks': [],
         ...overrides,
       },
     });
