@@ -50,12 +50,9 @@ export interface SynthResult {
 
 /**
  * Synthesizes the pipeline exactly as bin/app.ts does (same context, same nag registration), with the given
- * context overrides. Function bundling is skipped unless asked for.
+ * context overrides, but without bundling the functions (esbuild would dominate the run time).
  */
-export function synthPipeline(
-  overrides: Record<string, unknown> = {},
-  options: SynthOptions = {},
-): SynthResult {
+export function synthPipeline(overrides: Record<string, unknown> = {}): SynthResult {
   const assemblyDir = mkdtempSync(path.join(tmpdir(), 'pipeline-synth-'));
   const dispose = () => rmSync(assemblyDir, { recursive: true, force: true });
   try {
