@@ -120,7 +120,8 @@ export class KafkaConstruct extends Construct implements ec2.IConnectable {
     // With three or more brokers, two in-sync replicas are required and one broker may still be down.
     const minInsyncReplicas = this.replicationFactor >= 3 ? 2 : 1;
     const configuration = new msk.CfnConfiguration(this, 'Configuration', {
-      name: `${props.clusterName}-config`,
+      // The version list can only change by replacement, which needs a new name.
+      name: `${props.clusterName}-${props.kafkaVersion.replace(/\./g, '-')}`,
       description: 'Topics are created by the deploy, never implicitly by clients',
       kafkaVersionsList: [props.kafkaVersion],
       serverProperties: [

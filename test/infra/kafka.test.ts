@@ -50,10 +50,12 @@ describe('KafkaConstruct', () => {
 
     expect(configurations).toHaveLength(1);
     const properties = configurations[0]?.[1].Properties as {
+      Name: string;
       ServerProperties: string;
       KafkaVersionsList: string[];
     };
     expect(properties.KafkaVersionsList).toEqual(['3.8.x']);
+    expect(properties.Name).toBe('TransactionPipeline-kafka-3-8-x');
     expect(properties.ServerProperties.split('\n').sort()).toEqual([
       'auto.create.topics.enable=false',
       'default.replication.factor=2',
