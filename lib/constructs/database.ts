@@ -120,7 +120,8 @@ export class DatabaseConstruct extends Construct {
       removalPolicy: props.removalPolicy,
       autoMinorVersionUpgrade: true,
       cloudwatchLogsExports: ['postgresql'],
-      // Performance Insights does not run on the micro and small burstable classes.
+      // Performance Insights (Database Insights standard mode, free at 7 days) is left off on the micro and small
+      // burstable classes, where RDS does not offer it for every engine.
       enablePerformanceInsights: !/\.(micro|small)$/.test(instanceClass),
     });
     this.instance.node.addDependency(postgresLogs);
