@@ -143,26 +143,36 @@ function isCurrencyCode(currency: string): boolean {
 
 /**
  * A double cannot tell 1 from 1.0000000000000001, so the numeric check alone would accept digits the sender
- * wrote but that cannot be summed. The digits of the last `"amount"` key's number are counted when that
- * number equals the parsed amount (JSON.parse keeps the last duplicate key, and producers write amount last,
- * so the search from the end is short). A nested object after the top-level key holding an equal amount with
- * extra digits would be misread as the top-level one: such a record is rejected, never summed wrongly.
+ * wrote but that cannot be summed. The digits of the number after an `"amount"` key are counted, taking the
+ * last such key whose number equals the parsed amount (JSON.parse keeps the last duplicate key, and producers
+ * write amount last, so the search from the end is short). A nested `"amount"` after the top-level one can
+ * still mislead it: with an equal value and extra digits the record is rejected; with a short number the
+ * numeric check alone decides, as it does for every number of at most 15 significant digits.
  */
 function hasExtraDigits(text: string, amount: number): boolean {
-  const key = text.lastIndexOf('"amount"');
-  if (key === -1) return false;
-  let i = key + 8;
+  for (let key = text.lastIndexOf('"amount"'); key !== -1; key = text.lastIndexOf('"amount"', key - 1)) {
+    const digits = extraDigitsAt(text, key + 8, amount);
+    if (digits !== undefined) return digits;
+    if (key === 0) break;
+  }
+  return false;
+}
+
+/** Whether the number after the key ending at `from` has more than 2 decimals; undefined if it is not `amount`. */
+function extraDigitsAt(text: string, from: number, amount: number): boolean | undefined {
+  let i = from;
   while (isJsonSpace(text.charCodeAt(i))) i++;
-  if (text.charCodeAt(i) !== 58 /* : */) return false;
+  if (text.charCodeAt(i) !== 58 /* : */) return undefined;
   i++;
   while (isJsonSpace(text.charCodeAt(i))) i++;
   const start = i;
   while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
+  if (i === start) return undefined;
   // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for such
   // short tokens the numeric check has already decided.
   if (i - start <= 15) return false;
   const token = text.slice(start, i);
-  if (Number(token) !== amount) return false;
+  if (Number(token) !== amount) return undefined;
   const exponentAt = token.search(/[eE]/);
   const mantissa = exponentAt === -1 ? token : token.slice(0, exponentAt);
   const exponent = exponentAt === -1 ? 0 : Number(token.slice(exponentAt + 1));

@@ -46,6 +46,7 @@ describe('validateValue accepts the message contract', () => {
       325,
     ],
     ['\uFEFF{"branch":"Kazan","currency":"RUB","amount":1}', 'Kazan', 'RUB', 100],
+    ['{"branch":"Kazan","currency":"RUB","amount":1.0000000000000001,"amount":2}', 'Kazan', 'RUB', 200],
     ['{"branch":"Казань","currency":"RUB","amount":1}', 'Казань', 'RUB', 100],
   ])('%s', (text, branch, currency, cents) => {
     const result = validateValue(utf8(text));
@@ -189,6 +190,18 @@ describe('validateValue rejects every invalid class with a specific reason', () 
     [
       'digits a double cannot hold',
       utf8('{"branch":"Kazan","currency":"RUB","amount":1.0000000000000001}'),
+      REJECTION_CODES.amountPrecision,
+      /2 decimal/,
+    ],
+    [
+      'hidden digits written before other fields',
+      utf8('{"amount":1.0000000000000001,"branch":"Kazan","currency":"RUB"}'),
+      REJECTION_CODES.amountPrecision,
+      /2 decimal/,
+    ],
+    [
+      'hidden digits in the duplicate key that JSON.parse keeps',
+      utf8('{"branch":"Kazan","currency":"RUB","amount":2,"amount":1.0000000000000001}'),
       REJECTION_CODES.amountPrecision,
       /2 decimal/,
     ],
