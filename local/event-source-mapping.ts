@@ -44,6 +44,12 @@ export interface EventSourceMappingOptions {
    * dead member to be expelled from the group. @default 6_000 (the broker's minimum)
    */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Like the function timeout on AWS: an invocation still running after this counts as failed and the batch is
+   * retried. (Unlike on AWS the late invocation is not killed; the function's idempotency covers it finishing.)
+   * @default 60_000
+   */
+  readonly invocationTimeoutMs?: number;
   /** Called with each successful result, before the offsets are committed. */
   readonly onResult?: (result: unknown, event: MskEvent) => void;
   /** Called with each failed invocation; the batch is retried after a backoff. */
@@ -224,8 +230,12 @@ export class EventSourceMapping {
         return lag;
       }
       if (Date.now() > deadline) {
+        const { lastError: _lastError, ...stats } = this.stats();
         const error = this.lastError === undefined ? '' : `; last error: ${this.lastError.message}`;
-        throw new Error(`Not caught up after ${timeoutMs} ms: ${JSON.stringify(lag)}${error}`);
+        throw new Error(
+          `Not caught up after ${timeoutMs} ms: lag ${JSON.stringify(lag)}, in flight ${this.inFlight}, ` +
+            `${JSON.stringify(stats)}${error}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -277,8 +287,7 @@ export class EventSourceMapping {
     const retry = this.options.retry ?? { baseMs: 500, maxMs: 10_000 };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        // Lambda leaves out `key`/`value` of keyless records and tombstones; the published type does not.
-        const result = await this.options.handler(event as MSKEvent);
+        const result = await this.invokeWithTimeout(event);
         await this.options.afterInvoke?.(event, result);
         this.counters.batches += 1;
         this.counters.records += recordCount(event);
@@ -295,6 +304,20 @@ export class EventSourceMapping {
         await this.stopping.wait(retryDelayMs(attempt, retry.baseMs, retry.maxMs));
         if (!this.isActive()) return false;
       }
+    }
+  }
+
+  private async invokeWithTimeout(event: MskEvent): Promise<unknown> {
+    const timeoutMs = this.options.invocationTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Invocation timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      // Lambda leaves out `key`/`value` of keyless records and tombstones; the published type does not.
+      return await Promise.race([this.options.handler(event as MSKEvent), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

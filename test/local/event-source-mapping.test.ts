@@ -190,6 +190,27 @@ describe('EventSourceMapping on the local broker', () => {
     expect(esm.stats().lastError?.message).toBe('transient failure 2');
   });
 
+  it('counts an invocation that outlives the timeout as failed and retries the batch', async () => {
+    const topic = await newTopic(1);
+    await producer.send({ topic, messages: [{ value: 'slow' }] });
+    let calls = 0;
+    const esm = mapping(
+      topic,
+      async () => {
+        calls += 1;
+        if (calls === 1) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      },
+      { batching: { batchSize: 10, windowMs: 0 }, invocationTimeoutMs: 300 },
+    );
+
+    await esm.start();
+    await esm.waitUntilCaughtUp(20_000);
+
+    expect(calls).toBe(2);
+    expect(esm.stats()).toMatchObject({ batches: 1, failedInvocations: 1 });
+    expect(esm.stats().lastError?.message).toBe('Invocation timed out after 300 ms');
+  });
+
   it('redelivers records handled but not committed when the poller stops between the two', async () => {
     const topic = await newTopic(1);
     await producer.send({ topic, messages: Array.from({ length: 4 }, (_, i) => ({ value: `v${i}` })) });
