@@ -166,26 +166,36 @@ function extraDigitsAt(text: string, from: number, amount: number): boolean | un
   i++;
   while (isJsonSpace(text.charCodeAt(i))) i++;
   const start = i;
-  while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
+  let exponent = false;
+  for (; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isNumberChar(code)) break;
+    if (code === 101 || code === 69) exponent = true;
+  }
   if (i === start) return undefined;
-  // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for such
-  // short tokens the numeric check has already decided.
-  if (i - start <= 15) return false;
+  // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for a short
+  // token the numeric check has already decided; not so with an exponent, which can underflow (1e-400 is 0).
+  if (!exponent && i - start <= 15) return false;
   const token = text.slice(start, i);
   if (Number(token) !== amount) return undefined;
   const exponentAt = token.search(/[eE]/);
   const mantissa = exponentAt === -1 ? token : token.slice(0, exponentAt);
-  const exponent = exponentAt === -1 ? 0 : Number(token.slice(exponentAt + 1));
+  const power = exponentAt === -1 ? 0 : Number(token.slice(exponentAt + 1));
   const dot = mantissa.indexOf('.');
   const fractionLength = dot === -1 ? 0 : mantissa.length - dot - 1;
-  // The value is digits × 10^(exponent − fractionLength); trailing zeros of the digits add no decimal place.
+  // The value is digits × 10^(power − fractionLength); trailing zeros of the digits add no decimal place.
   let trailingZeros = 0;
+  let significant = false;
   for (let j = mantissa.length - 1; j >= 0; j--) {
     const code = mantissa.charCodeAt(j);
     if (code === 48 /* 0 */) trailingZeros++;
-    else if (code !== 46 /* . */) break;
+    else if (code !== 46 /* . */) {
+      significant = code >= 49 && code <= 57;
+      break;
+    }
   }
-  return fractionLength - trailingZeros - exponent > 2;
+  // Zero, however written (0e-4, 0.000), has no decimal places.
+  return significant && fractionLength - trailingZeros - power > 2;
 }
 
 /**

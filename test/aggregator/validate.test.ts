@@ -47,6 +47,8 @@ describe('validateValue accepts the message contract', () => {
     ],
     ['\uFEFF{"branch":"Kazan","currency":"RUB","amount":1}', 'Kazan', 'RUB', 100],
     ['{"branch":"Kazan","currency":"RUB","amount":1.0000000000000001,"amount":2}', 'Kazan', 'RUB', 200],
+    ['{"branch":"Kazan","currency":"RUB","amount":0e-4}', 'Kazan', 'RUB', 0],
+    ['{"branch":"Kazan","currency":"RUB","amount":-0.000}', 'Kazan', 'RUB', 0],
     ['{"branch":"Казань","currency":"RUB","amount":1}', 'Казань', 'RUB', 100],
   ])('%s', (text, branch, currency, cents) => {
     const result = validateValue(utf8(text));
@@ -190,6 +192,12 @@ describe('validateValue rejects every invalid class with a specific reason', () 
     [
       'digits a double cannot hold',
       utf8('{"branch":"Kazan","currency":"RUB","amount":1.0000000000000001}'),
+      REJECTION_CODES.amountPrecision,
+      /2 decimal/,
+    ],
+    [
+      'underflow to zero',
+      utf8('{"branch":"Kazan","currency":"RUB","amount":1e-400}'),
       REJECTION_CODES.amountPrecision,
       /2 decimal/,
     ],
