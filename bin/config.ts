@@ -190,8 +190,8 @@ export function loadConfig(read: ContextReader): PipelineConfig {
     topic: matching(
       read,
       'topic',
-      /^[A-Za-z0-9._-]{1,249}$/,
-      'a Kafka topic name (1 to 249 letters, digits, ".", "_" or "-")',
+      /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}$/,
+      'a Kafka topic name (1 to 249 letters, digits, ".", "_" or "-"; not "." or "..")',
     ),
     partitions: integer(read, 'partitions', 1, 1000),
     kafkaVersion,

@@ -98,6 +98,7 @@ describe('loadConfig', () => {
     ['dbInstanceType', 'db.t4g', '"dbInstanceType": must be an RDS instance class'],
     ['postgresVersion', '15', '"postgresVersion": must be one of "16", "17", got "15"'],
     ['topic', 'bad topic', '"topic": must be a Kafka topic name'],
+    ['topic', '..', '"topic": must be a Kafka topic name'],
     ['consumerGroupId', 'a b', '"consumerGroupId": must be a consumer group id'],
     ['stackName', 'my--stack', '"stackName": must be 2 to 40 letters, digits and single hyphens'],
     ['stackName', '1stack', '"stackName": must be 2 to 40'],

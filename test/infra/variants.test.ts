@@ -92,14 +92,22 @@ describe('pipeline with every option changed', () => {
       const { stack, template } = synth;
       const role = stack.bastion?.instance.role;
       const policy = resource(idOf(role?.node.findChild('DefaultPolicy') as never));
-      const actions = (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap(
-        (statement) => statement.Action,
-      );
+      const statements = policy.Properties.PolicyDocument.Statement as {
+        Action: string | string[];
+        Resource: unknown;
+      }[];
+      const actions = statements.flatMap((statement) => statement.Action);
+      const onAnyResource = statements
+        .filter((statement) => statement.Resource === '*')
+        .flatMap((statement) => statement.Action);
 
       expect(resource(idOf(role as never)).Properties.ManagedPolicyArns).toBeUndefined();
       expect(
         actions.every((action) => /^(ssm:UpdateInstanceInformation|ssmmessages:|ec2messages:)/.test(action)),
       ).toBe(true);
+      // Session channel and message actions have no resource-level permissions; the registration call has.
+      expect(onAnyResource.length).toBeGreaterThan(0);
+      expect(onAnyResource.every((action) => /^(ssmmessages|ec2messages):/.test(action))).toBe(true);
       expect(template.toJSON().Outputs.BastionId.Value).toEqual({
         Ref: idOf(stack.bastion?.instance as never),
       });
