@@ -46,9 +46,11 @@ export async function writeBatch(client: Queryable, batch: BatchWrite): Promise<
     ledger_rows: number;
   }>(
     `WITH totals AS (
-       SELECT * FROM unnest($4::text[], $5::text[], $6::numeric[], $7::int[], $8::jsonb[], $9::timestamptz[],
-                            $10::timestamptz[])
-         AS t(branch, currency, amount, record_count, source_offsets, first_time, last_time)
+       SELECT branch, currency, amount, record_count, source_offsets,
+              timestamptz 'epoch' + first_ms * interval '1 millisecond' AS first_time,
+              timestamptz 'epoch' + last_ms * interval '1 millisecond' AS last_time
+         FROM unnest($4::text[], $5::text[], $6::numeric[], $7::int[], $8::jsonb[], $9::bigint[], $10::bigint[])
+           AS t(branch, currency, amount, record_count, source_offsets, first_ms, last_ms)
      ), flow AS (
        INSERT INTO transaction_flow (batch_id, curr_time, branch_name, currency_code, batch_value, record_count,
                                      source_offsets, first_record_time, last_record_time, consumer_group)
@@ -70,11 +72,11 @@ export async function writeBatch(client: Queryable, batch: BatchWrite): Promise<
      ), rejected AS (
        INSERT INTO rejected_transactions (topic, partition, "offset", record_time, key, value, headers,
                                           reason_code, reason, consumer_group, batch_id)
-       SELECT r.topic, r.partition, r.record_offset, r.record_time, r.key, r.value, r.headers, r.reason_code,
-              r.reason, $3, $1
-         FROM unnest($11::text[], $12::int[], $13::bigint[], $14::timestamptz[], $15::bytea[], $16::bytea[],
+       SELECT r.topic, r.partition, r.record_offset, timestamptz 'epoch' + r.record_ms * interval '1 millisecond',
+              r.key, r.value, r.headers, r.reason_code, r.reason, $3, $1
+         FROM unnest($11::text[], $12::int[], $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[],
                      $17::jsonb[], $18::text[], $19::text[])
-           AS r(topic, partition, record_offset, record_time, key, value, headers, reason_code, reason)
+           AS r(topic, partition, record_offset, record_ms, key, value, headers, reason_code, reason)
        ON CONFLICT (topic, partition, "offset") DO NOTHING
        RETURNING 1
      ), ledger AS (
@@ -97,12 +99,12 @@ export async function writeBatch(client: Queryable, batch: BatchWrite): Promise<
       totals.map((t) => centsToDecimal(t.cents)),
       totals.map((t) => t.recordCount),
       totals.map((t) => JSON.stringify(t.sourceOffsets)),
-      totals.map((t) => isoTime(t.firstRecordTime)),
-      totals.map((t) => isoTime(t.lastRecordTime)),
+      totals.map((t) => storableTime(t.firstRecordTime)),
+      totals.map((t) => storableTime(t.lastRecordTime)),
       rejected.map((r) => r.record.topic),
       rejected.map((r) => r.record.partition),
       rejected.map((r) => r.record.offset),
-      rejected.map((r) => isoTime(r.record.timestamp)),
+      rejected.map((r) => storableTime(r.record.timestamp)),
       rejected.map((r) => r.record.key),
       rejected.map((r) => r.record.value),
       rejected.map((r) => headersJson(r.record)),
@@ -127,13 +129,15 @@ export async function writeBatch(client: Queryable, batch: BatchWrite): Promise<
   };
 }
 
-/** 9999-12-31T23:59:59.999Z: later years print as "+010000-…", which timestamptz does not parse. */
+/** 9999-12-31T23:59:59.999Z, well inside timestamptz, whose upper end is far beyond what Kafka produces. */
 const LATEST_STORABLE_TIME = 253_402_300_799_999;
 
-/** A Kafka timestamp that cannot be stored (negative, absurdly far) is recorded as unknown, not a failure. */
-function isoTime(millis: number | undefined): string | null {
-  if (millis === undefined || millis < 0 || millis > LATEST_STORABLE_TIME) return null;
-  return new Date(millis).toISOString();
+/**
+ * Kafka timestamps travel as epoch milliseconds and become timestamptz in SQL, which is cheaper than
+ * formatting dates here. One that cannot be stored (negative, absurdly far) is recorded as unknown.
+ */
+function storableTime(millis: number | undefined): number | null {
+  return millis === undefined || millis < 0 || millis > LATEST_STORABLE_TIME ? null : millis;
 }
 
 /**

@@ -364,7 +364,7 @@ describe('aggregator handler with PostgreSQL', () => {
     expect(again).toMatchObject({ accepted: 0, rejected: 0, deduplicated: 25 });
     expect(await positions(branches)).toEqual(expected(good));
     const { rows } = await database().pool.query(
-      `SELECT partition, "offset", key, value, headers, reason_code, reason, batch_id
+      `SELECT partition, "offset", record_time, key, value, headers, reason_code, reason, batch_id
          FROM rejected_transactions WHERE topic = 'bad' ORDER BY partition, "offset"`,
     );
     expect(rows.map((row) => [row.partition, Number(row.offset), row.reason_code])).toEqual([
@@ -375,6 +375,7 @@ describe('aggregator handler with PostgreSQL', () => {
       [1, 8, 'invalid_currency'],
     ]);
     expect(rows[0].value).toEqual(badUtf8);
+    expect(rows[0].record_time).toEqual(new Date(1_700_000_000_000 + 100));
     expect(rows[0].key).toEqual(Buffer.from('Kazan'));
     expect(rows[0].headers).toEqual([{ key: 'trace', value: Buffer.from('abc').toString('base64') }]);
     expect(rows[1].value).toBeNull();
