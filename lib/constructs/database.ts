@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -222,6 +222,9 @@ export class DatabaseConstruct extends Construct {
       excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     });
     aggregatorRotation.node.addDependency(this.migration);
+    for (const rotation of [masterRotation, aggregatorRotation]) {
+      rotation.node.addDependency(rotationLogGroup(rotation, props.logRetention));
+    }
     // The schedules that start the rotations belong to the secrets, not to the rotation constructs.
     for (const secret of [this.masterSecret, this.aggregatorSecret]) {
       secret.node.findChild('RotationSchedule').node.addDependency(this.migration);
@@ -248,6 +251,24 @@ export function migrationsHash(dir: string): string {
       .update('\0');
   }
   return hash.digest('hex');
+}
+
+/**
+ * The rotation functions come from the Serverless Application Repository, so Lambda would create their log
+ * groups without retention on first use. SecretRotation names each function after the last 64 characters of
+ * its unique id; the group is created ahead under that name.
+ */
+function rotationLogGroup(
+  rotation: secretsmanager.SecretRotation,
+  retention: logs.RetentionDays,
+): logs.LogGroup {
+  const uniqueId = Names.uniqueId(rotation);
+  const functionName = uniqueId.substring(Math.max(uniqueId.length - 64, 0));
+  return new logs.LogGroup(rotation.node.scope as Construct, `${rotation.node.id}Logs`, {
+    logGroupName: `/aws/lambda/${functionName}`,
+    retention,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
 }
 
 function acknowledgeDatabaseChoices(instance: rds.DatabaseInstance, props: DatabaseProps): void {

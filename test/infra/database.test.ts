@@ -123,6 +123,12 @@ describe('DatabaseConstruct', () => {
       const mapping = properties.Location.ApplicationId['Fn::FindInMap'][0];
       expect(mappings[mapping]?.aws.applicationId).toMatch(/SecretsManagerRDSPostgreSQLRotationSingleUser$/);
       expect(JSON.stringify(properties.Parameters.endpoint)).toContain(endpointId);
+      const functionName = properties.Parameters.functionName as string;
+      expect(
+        resourcesOfType(template, 'AWS::Logs::LogGroup').find(
+          ([, group]) => group.Properties?.LogGroupName === `/aws/lambda/${functionName}`,
+        )?.[1].Properties?.RetentionInDays,
+      ).toBe(30);
       expect(properties.Parameters.vpcSubnetIds).toEqual({
         'Fn::Join': ['', [isolatedSubnets[0], ',', isolatedSubnets[1]]],
       });
