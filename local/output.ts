@@ -19,6 +19,16 @@ export interface OutputRouter {
 }
 
 const DEFAULT_CHANNEL = 'local';
+/** A log past this size is moved to `<name>.log.1` (replacing the previous one) when a run first writes to it. */
+const ROTATE_BYTES = 20 * 1024 * 1024;
+
+function rotateIfLarge(file: string): void {
+  try {
+    if (fs.statSync(file).size > ROTATE_BYTES) fs.renameSync(file, `${file}.1`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
 
 export function routeOutputToLogs(dir: string): OutputRouter {
   fs.mkdirSync(dir, { recursive: true });
@@ -27,7 +37,9 @@ export function routeOutputToLogs(dir: string): OutputRouter {
   const fileFor = (name: string): fs.WriteStream => {
     let stream = files.get(name);
     if (stream === undefined) {
-      stream = fs.createWriteStream(path.join(dir, `${name}.log`), { flags: 'a' });
+      const file = path.join(dir, `${name}.log`);
+      rotateIfLarge(file);
+      stream = fs.createWriteStream(file, { flags: 'a' });
       files.set(name, stream);
     }
     return stream;

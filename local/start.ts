@@ -38,7 +38,13 @@ function errorMessage(error: unknown): string {
 }
 
 async function main(): Promise<number> {
-  const flags = parseStartFlags(process.argv.slice(2), process.stdout.isTTY === true);
+  let flags: ReturnType<typeof parseStartFlags>;
+  try {
+    flags = parseStartFlags(process.argv.slice(2), process.stdout.isTTY === true);
+  } catch (error) {
+    console.error(`${errorMessage(error)}\n\n${USAGE}`);
+    return 2;
+  }
   if (flags.help) {
     console.log(USAGE);
     return 0;

@@ -36,4 +36,18 @@ describe('routeOutputToLogs', () => {
     expect(process.stdout.write).toBe(originalWrite);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('moves a log that has grown past 20 MB aside before appending to it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-logs-'));
+    fs.writeFileSync(path.join(dir, 'local.log'), Buffer.alloc(21 * 1024 * 1024, 0x61));
+    const router = routeOutputToLogs(dir);
+    try {
+      process.stdout.write('fresh\n');
+    } finally {
+      await router.restore();
+    }
+    expect(fs.readFileSync(path.join(dir, 'local.log'), 'utf8')).toBe('fresh\n');
+    expect(fs.statSync(path.join(dir, 'local.log.1')).size).toBe(21 * 1024 * 1024);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
