@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -278,5 +278,16 @@ describe('migration function bundle', () => {
     expect(readdirSync(assetDir)).toEqual(expect.arrayContaining(['index.js', 'index.js.map', 'migrations']));
     expect(sqlFiles(path.join(assetDir, 'migrations'))).toEqual(sqlFiles(MIGRATIONS_DIR));
     expect(sqlFiles(MIGRATIONS_DIR).length).toBeGreaterThan(0);
+  });
+
+  it('is a minified CommonJS bundle with a source map, taking the AWS SDK from the runtime', () => {
+    const bundle = readFileSync(path.join(assetDir, 'index.js'), 'utf8');
+    const sourceMap = JSON.parse(readFileSync(path.join(assetDir, 'index.js.map'), 'utf8'));
+
+    expect(bundle).toMatch(/require\("@aws-sdk\/client-secrets-manager"\)/);
+    expect(bundle.split('\n').length).toBeLessThan(50);
+    expect(bundle).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
+    expect(sourceMap.sources.some((source: string) => source.endsWith('lambda/migrate/index.ts'))).toBe(true);
+    expect(sourceMap.sourcesContent).toBeUndefined();
   });
 });
