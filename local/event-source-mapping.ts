@@ -122,6 +122,7 @@ export class EventSourceMapping {
   private consumer: Consumer | undefined;
   private admin: Admin | undefined;
   private loop: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
   private state: MappingStats['state'] = 'created';
   private inFlight = false;
   private counters = { batches: 0, records: 0, failedInvocations: 0, commitFailures: 0 };
@@ -162,6 +163,8 @@ export class EventSourceMapping {
       topic,
       fromBeginning: (this.options.startingPosition ?? 'TRIM_HORIZON') === 'TRIM_HORIZON',
     });
+    // Stopped while connecting (an interrupt during start-up): do not start polling.
+    if (this.stopped !== undefined) return;
     this.state = 'running';
     await consumer.run({
       autoCommit: false,
@@ -169,14 +172,19 @@ export class EventSourceMapping {
       eachBatch: (payload) => this.onFetched(payload),
     });
     this.loop = this.flushLoop().catch((error: unknown) => {
+      // A poller whose loop died must not stay in the group holding its partitions.
       this.recordError(error);
-      this.state = 'stopping';
+      void this.stop();
     });
   }
 
-  /** Finishes the invocation in flight (and commits it), then leaves the group. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
+  /** Finishes the invocation in flight (and commits it), then leaves the group. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     this.state = 'stopping';
     this.wakeup.notify();
     this.drained.notify();
