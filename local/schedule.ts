@@ -52,11 +52,28 @@ export class ProducerSchedule {
     this.loop = this.run();
   }
 
-  /** Lets the invocation in progress finish (a paced run ends within its duration) and schedules no more. */
-  async stop(): Promise<void> {
+  /**
+   * Schedules no more invocations and waits for the one in progress (a paced run ends within its duration) for
+   * at most `graceMs`; returns whether it finished. One still running is abandoned to the caller, who closes
+   * the producer under it.
+   */
+  async stop(graceMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    if (this.loop === undefined) return true;
+    if (!Number.isFinite(graceMs)) {
+      await this.loop;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.loop.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return finished;
   }
 
   stats(): ScheduleStats {

@@ -249,7 +249,13 @@ async function startPipeline(context: StartContext): Promise<void> {
     });
     const started = schedule;
     cleanup.push({ name: 'Producer closed', run: () => producer.closeProducer() });
-    cleanup.push({ name: 'Producer schedule stopped', run: () => started.stop() });
+    cleanup.push({
+      name: 'Producer schedule stopped',
+      run: async () => {
+        // A long scheduled run (50 s in interval mode) is cut short: closing the producer ends its sends.
+        if (!(await started.stop(5_000))) say('  (the producer run in progress was cut short)');
+      },
+    });
     started.start();
     say(`Producer: ${plan}`);
   }

@@ -94,6 +94,26 @@ describe('ProducerSchedule', () => {
     expect(schedule.stats().lastError?.message).toBe('broker unreachable');
   });
 
+  it('gives up waiting for a long invocation after the grace period', async () => {
+    let finish: () => void = () => undefined;
+    const schedule = new ProducerSchedule({
+      event: {},
+      intervalMs: 0,
+      handler: () =>
+        new Promise((resolve) => {
+          finish = () => resolve(result(1));
+        }),
+    });
+    schedule.start();
+    await wait(10);
+    const began = Date.now();
+    expect(await schedule.stop(50)).toBe(false);
+    expect(Date.now() - began).toBeLessThan(500);
+    finish();
+    expect(await schedule.stop(50)).toBe(true);
+    expect(schedule.stats().invocations).toBe(1);
+  });
+
   it('rejects a negative interval', () => {
     expect(() => new ProducerSchedule({ event: {}, intervalMs: -1, handler: async () => result(0) })).toThrow(
       /interval/,
