@@ -554,6 +554,13 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     if (injected['poller-kill'] + injected.redelivery > 0 && counters.deduplicated === 0) {
       problems.push('records were redelivered but no duplicate was reported as suppressed');
     }
+    // Invocations report what they applied; more than is stored means two of them claimed the same records.
+    // Less is possible: a connection lost during COMMIT fails an invocation whose batch did commit.
+    if (counters.accepted > verification.accepted) {
+      problems.push(
+        `invocations reported ${counters.accepted} records applied, ${verification.accepted} are stored`,
+      );
+    }
 
     // The broker's logs go with the run's logs, so that they are kept and scanned with them.
     fs.cpSync(brokerPaths(kafkaConfig).logDir, path.join(options.logDir, 'broker'), { recursive: true });
@@ -667,7 +674,10 @@ async function cutDatabase({ env, counters, outageMs }: InjectionContext): Promi
   env.proxy.cut();
   await sleep(outageMs);
   env.proxy.restore();
-  return `PostgreSQL unreachable for ${outageMs} ms (${open} connection(s) reset); ${counters.failedInvocations - failuresBefore} invocation(s) failed meanwhile`;
+  const failed = counters.failedInvocations - failuresBefore;
+  // Records were flowing, so an outage that failed no invocation was not felt: the fault did not happen.
+  if (failed === 0) throw new Error(`PostgreSQL was unreachable for ${outageMs} ms but no invocation failed`);
+  return `PostgreSQL unreachable for ${outageMs} ms (${open} connection(s) reset); ${failed} invocation(s) failed meanwhile`;
 }
 
 async function restartBroker({ env, producer }: InjectionContext): Promise<string> {
