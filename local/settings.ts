@@ -25,7 +25,7 @@ Environment (defaults in brackets):
   PRODUCER_RATE                     messages per second [100]
   LOCAL_PRODUCER_INTERVAL_SECONDS   0: continuous; N: invoke every N s like the AWS schedule [0]
   LOCAL_PRODUCER_INVOCATION_SECONDS continuous mode: one paced invocation every N s [2]
-  LOCAL_BATCH_SIZE                  records per aggregator invocation [100]
+  LOCAL_BATCH_SIZE                  records per aggregator invocation [1000, as deployed]
   LOCAL_BATCH_WINDOW_MS             batching window [2000]
   LOCAL_TOPIC_PARTITIONS            partitions of the topic when it is created [3]
 Logs: .local/logs/*.log`;
@@ -70,7 +70,7 @@ export function localRuntimeSettingsFromEnv(): LocalRuntimeSettings {
     rate: intEnv('PRODUCER_RATE', DEFAULT_MESSAGES_PER_SECOND, { min: 1, max: 100_000 }),
     producerIntervalSeconds: intEnv('LOCAL_PRODUCER_INTERVAL_SECONDS', 0, { min: 0, max: 3_600 }),
     invocationSeconds: intEnv('LOCAL_PRODUCER_INVOCATION_SECONDS', 2, { min: 1, max: 60 }),
-    batchSize: intEnv('LOCAL_BATCH_SIZE', 100, { min: 1, max: 10_000 }),
+    batchSize: intEnv('LOCAL_BATCH_SIZE', 1_000, { min: 1, max: 10_000 }),
     batchWindowMs: intEnv('LOCAL_BATCH_WINDOW_MS', 2_000, { min: 0, max: 300_000 }),
     partitions: intEnv('LOCAL_TOPIC_PARTITIONS', 3, { min: 1, max: 100 }),
   };

@@ -27,7 +27,7 @@ describe('parseStartFlags', () => {
 });
 
 describe('localRuntimeSettingsFromEnv', () => {
-  it('defaults to the original pipeline: 100 msg/s continuous, 100-record batches, 2 s window, 3 partitions', () => {
+  it('defaults to the original pipeline: 100 msg/s continuous, 1,000-record batches as deployed, 2 s window, 3 partitions', () => {
     for (const name of [
       'CONSUMER_GROUP_ID',
       'PRODUCER_RATE',
@@ -44,7 +44,7 @@ describe('localRuntimeSettingsFromEnv', () => {
       rate: 100,
       producerIntervalSeconds: 0,
       invocationSeconds: 2,
-      batchSize: 100,
+      batchSize: 1_000,
       batchWindowMs: 2_000,
       partitions: 3,
     });
