@@ -64,6 +64,7 @@ export class AggregatorConstruct extends Construct {
       logRetention: props.logRetention,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      rdsCaBundle: true,
       environment: {
         DB_SECRET_ARN: database.aggregatorSecret.secretArn,
         CONSUMER_GROUP_ID: props.consumerGroupId,

