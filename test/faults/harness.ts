@@ -743,6 +743,13 @@ async function holdLedgerPastTimeout({ env, counters, groupId }: InjectionContex
   }
 }
 
+/** The invariant query of docs/guarantees.md: positions equal the batch sums. It returns no rows when it holds. */
+const INVARIANT_QUERY = `SELECT branch_name, currency_code, p.position, f.total
+  FROM open_currency_position p
+  FULL JOIN (SELECT branch_name, currency_code, sum(batch_value) AS total, sum(record_count) AS records
+               FROM transaction_flow GROUP BY 1, 2) f USING (branch_name, currency_code)
+ WHERE p.position IS DISTINCT FROM f.total OR p.record_count IS DISTINCT FROM f.records`;
+
 interface Verification {
   readonly accepted: number;
   readonly rejected: number;
@@ -796,6 +803,8 @@ async function verify(
     }
   }
   const accepted = positions.rows.reduce((sum, row) => sum + Number(row.record_count), 0);
+  const broken = await pool.query(INVARIANT_QUERY);
+  if (broken.rows.length > 0) problems.push(`the invariant query returned ${broken.rows.length} rows`);
 
   const rejectedRows = await pool.query<{ key: string | null; places: string }>(
     `SELECT convert_from(key, 'UTF8') AS key, count(*)::text AS places FROM rejected_transactions GROUP BY 1`,
