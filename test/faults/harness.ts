@@ -112,6 +112,17 @@ function randomSecret(): string {
     .slice(0, 24);
 }
 
+/** Run directories (`ci-…`, `run-…`) beyond the newest `keep` are removed, so the logs do not pile up. */
+function pruneOldRuns(parent: string, keep: number): void {
+  if (!fs.existsSync(parent)) return;
+  const runs = fs
+    .readdirSync(parent, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^(ci|run)-/.test(entry.name))
+    .map((entry) => path.join(parent, entry.name))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  for (const old of runs.slice(keep)) fs.rmSync(old, { recursive: true, force: true });
+}
+
 /** Totals across every poller process of the run, from the messages they send. */
 class PollerCounters extends EventEmitter {
   accepted = 0;
@@ -369,6 +380,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
   const chunk = Math.max(1, Math.floor(options.records / (plan.length + 1)));
   const rate = options.rate ?? Math.max(200, chunk / 2);
 
+  pruneOldRuns(path.dirname(options.logDir), 9);
   fs.mkdirSync(options.logDir, { recursive: true });
   const pollerLog = path.join(options.logDir, 'poller.log');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fault-run-'));
