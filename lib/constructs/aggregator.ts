@@ -1,13 +1,13 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SERVICE } from '../../lambda/shared/metric-names';
 import type { DatabaseConstruct } from './database';
+import { DeadLetterQueue } from './dead-letter-queue';
 import type { KafkaConstruct } from './kafka';
 import { NetworkConstruct } from './network';
 import { lambdaEntry, PipelineFunction } from './pipeline-function';
@@ -40,27 +40,20 @@ export class AggregatorConstruct extends Construct {
   public readonly eventSourceMapping: lambda.EventSourceMapping;
   public readonly eventSourceMappingId: string;
   /** Metadata of discarded batches (topic, partition, offsets), never the records themselves. */
-  public readonly onFailureQueue: sqs.Queue;
+  public readonly onFailureQueue: DeadLetterQueue;
 
   constructor(scope: Construct, id: string, props: AggregatorProps) {
     super(scope, id);
     const { network, kafka, database } = props;
 
-    this.securityGroup = network.clientSecurityGroup(
-      this,
-      'SecurityGroup',
-      'Aggregator: PostgreSQL and Secrets Manager only',
-    );
-    database.instance.connections.allowDefaultPortFrom(this.securityGroup, 'Aggregator');
-    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.securityGroup, 'Aggregator');
-
     this.function = new PipelineFunction(this, 'Function', {
       entry: lambdaEntry('aggregator'),
       description: 'Aggregates MSK transaction batches into PostgreSQL, exactly once per record',
       serviceName: SERVICE.aggregator,
-      vpc: network.vpc,
-      vpcSubnets: network.functionSubnets,
-      securityGroup: this.securityGroup,
+      network,
+      securityGroupDescription: 'Aggregator: PostgreSQL and Secrets Manager only',
+      // The SCRAM secret is read by the event source mapping, which acts with the function's role.
+      secrets: [database.aggregatorSecret, kafka.scramSecret],
       logRetention: props.logRetention,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -70,16 +63,11 @@ export class AggregatorConstruct extends Construct {
         CONSUMER_GROUP_ID: props.consumerGroupId,
       },
     });
-    database.aggregatorSecret.grantRead(this.function);
+    this.securityGroup = this.function.securityGroup;
+    database.instance.connections.allowDefaultPortFrom(this.function, 'Aggregator');
 
-    this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.onFailureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the on-failure destination of the MSK event source mapping.',
+    this.onFailureQueue = new DeadLetterQueue(this, 'OnFailureQueue', {
+      holds: 'on-failure destination of the MSK event source mapping',
     });
 
     // The mapping's pollers run in the cluster's subnets with the cluster's security group: from there they
@@ -119,9 +107,8 @@ export class AggregatorConstruct extends Construct {
       ...NetworkConstruct.endpointPaths(...pollerEndpoints),
     );
 
-    // The mapping acts with the function's role: it reads the SCRAM secret (and decrypts it with the
-    // cluster's key), looks the cluster up and manages its pollers' network interfaces.
-    kafka.scramSecret.grantRead(this.function);
+    // The mapping acts with the function's role: besides reading the SCRAM secret (granted above), it looks
+    // the cluster up and manages its pollers' network interfaces.
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'MskClusterLookup',

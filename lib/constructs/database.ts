@@ -6,11 +6,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { CustomResourceProvider } from './custom-resource-provider';
 import { NetworkConstruct } from './network';
 import { lambdaEntry, PipelineFunction, REPO_ROOT } from './pipeline-function';
-import { acknowledgeProviderFramework } from './topic';
 
 /** The only schema source: applied by the migration custom resource, the local runtime and the tests. */
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'migrations');
@@ -140,21 +139,13 @@ export class DatabaseConstruct extends Construct {
       excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
     }).attach(this.instance);
 
-    const migrateSecurityGroup = network.clientSecurityGroup(
-      this,
-      'MigrationSecurityGroup',
-      'Schema migration: PostgreSQL and Secrets Manager only',
-    );
-    this.instance.connections.allowDefaultPortFrom(migrateSecurityGroup, 'Schema migration');
-    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(migrateSecurityGroup, 'Schema migration');
-
     this.migrationFunction = new PipelineFunction(this, 'MigrationFunction', {
       entry: lambdaEntry('migrate'),
       description: 'Applies migrations/*.sql and the aggregator user grants (CloudFormation custom resource)',
       serviceName: 'migrate',
-      vpc: network.vpc,
-      vpcSubnets: network.functionSubnets,
-      securityGroup: migrateSecurityGroup,
+      network,
+      securityGroupDescription: 'Schema migration: PostgreSQL and Secrets Manager only',
+      secrets: [this.masterSecret, this.aggregatorSecret],
       logRetention: props.logRetention,
       timeout: Duration.minutes(5),
       environment: {
@@ -164,17 +155,12 @@ export class DatabaseConstruct extends Construct {
       rdsCaBundle: true,
       bundledDirectories: [path.relative(REPO_ROOT, MIGRATIONS_DIR)],
     });
-    this.masterSecret.grantRead(this.migrationFunction);
-    this.aggregatorSecret.grantRead(this.migrationFunction);
+    this.instance.connections.allowDefaultPortFrom(this.migrationFunction, 'Schema migration');
 
-    const provider = new cr.Provider(this, 'MigrationProvider', {
+    const provider = new CustomResourceProvider(this, 'MigrationProvider', {
       onEventHandler: this.migrationFunction,
-      logGroup: new logs.LogGroup(this, 'MigrationProviderLogs', {
-        retention: props.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logRetention: props.logRetention,
     });
-    acknowledgeProviderFramework(provider, this.migrationFunction);
 
     this.migration = new CustomResource(this, 'Migration', {
       serviceToken: provider.serviceToken,
@@ -184,7 +170,7 @@ export class DatabaseConstruct extends Construct {
     // The function reaches the database through rules that are separate resources: wait for them.
     this.migration.node.addDependency(
       this.securityGroup,
-      migrateSecurityGroup,
+      this.migrationFunction.securityGroup,
       ...NetworkConstruct.endpointPaths(network.secretsManagerEndpoint),
     );
 

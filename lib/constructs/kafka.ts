@@ -196,4 +196,13 @@ export class KafkaConstruct extends Construct implements ec2.IConnectable {
     }
     this.bootstrapBrokers = bootstrap.getResponseField('BootstrapBrokerStringSaslScram');
   }
+
+  /**
+   * Environment of a function that logs in to the cluster; grant it the SCRAM secret too. KAFKA_TLS repeats
+   * the handlers' default on purpose: the SASL/SCRAM listener accepts TLS only, and the template should say
+   * so rather than leave it to a default the local runtime overrides.
+   */
+  public clientEnvironment(): Record<string, string> {
+    return { KAFKA_SECRET_ARN: this.scramSecret.secretArn, KAFKA_TLS: 'true' };
+  }
 }

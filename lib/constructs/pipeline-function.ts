@@ -5,9 +5,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
 import { RDS_CA_FILE_NAME } from '../../lambda/shared/rds-ca';
+import type { NetworkConstruct } from './network';
 
 /** The repository root: function entries, the lock file and `migrations/` are resolved from here. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -23,10 +25,15 @@ export interface PipelineFunctionProps {
   readonly description: string;
   /** `POWERTOOLS_SERVICE_NAME`: the `service` key of every log line and metric. */
   readonly serviceName: string;
-  readonly vpc: ec2.IVpc;
-  readonly vpcSubnets: ec2.SubnetSelection;
-  /** The function's own group; what it may reach is granted on it by the caller. */
-  readonly securityGroup: ec2.ISecurityGroup;
+  /** The function runs in its function subnets, in a security group of its own. */
+  readonly network: NetworkConstruct;
+  /**
+   * Describes the function's security group: what it may reach. The group admits nothing and reaches only the
+   * Secrets Manager endpoint; the caller opens the rest (`resource.connections.allowDefaultPortFrom(fn)`).
+   */
+  readonly securityGroupDescription: string;
+  /** Secrets the function (or its event source mapping) reads: each is granted, with decrypt on its key. */
+  readonly secrets: readonly secretsmanager.ISecret[];
   readonly logRetention: logs.RetentionDays;
   /** @default 256 */
   readonly memorySize?: number;
@@ -62,7 +69,16 @@ const RUNTIME = lambda.Runtime.NODEJS_24_X;
  * needs for a VPC function are granted on `*`.
  */
 export class PipelineFunction extends nodejs.NodejsFunction {
+  /** The function's own group: no inbound rule, outbound only where granted. */
+  public readonly securityGroup: ec2.SecurityGroup;
+
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    const { network } = props;
+    const securityGroup = network.clientSecurityGroup(
+      scope,
+      `${id}SecurityGroup`,
+      props.securityGroupDescription,
+    );
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of ${props.description}`,
@@ -82,9 +98,9 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       timeout: props.timeout ?? Duration.seconds(30),
       role,
       logGroup,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: [props.securityGroup],
+      vpc: network.vpc,
+      vpcSubnets: network.functionSubnets,
+      securityGroups: [securityGroup],
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
@@ -106,6 +122,14 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         commandHooks: bundlingHooks(props),
       },
     });
+
+    this.securityGroup = securityGroup;
+    // Every pipeline function fetches its credentials from Secrets Manager, through the endpoint in the VPC.
+    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(
+      securityGroup,
+      `${props.serviceName} function`,
+    );
+    for (const secret of props.secrets) secret.grantRead(this);
 
     logGroup.grantWrite(role);
     role.addToPrincipalPolicy(

@@ -4,9 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SERVICE } from '../../lambda/shared/metric-names';
+import { DeadLetterQueue } from './dead-letter-queue';
 import type { KafkaConstruct } from './kafka';
 import type { NetworkConstruct } from './network';
 import { invokeVersionsFinding, lambdaEntry, PipelineFunction } from './pipeline-function';
@@ -41,25 +41,16 @@ export class ProducerConstruct extends Construct {
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly schedule: scheduler.Schedule;
   /** Schedule invocations that exhausted their retries. */
-  public readonly deadLetterQueue: sqs.Queue;
+  public readonly deadLetterQueue: DeadLetterQueue;
 
   constructor(scope: Construct, id: string, props: ProducerProps) {
     super(scope, id);
-    const { network, kafka } = props;
-
-    this.securityGroup = network.clientSecurityGroup(
-      this,
-      'SecurityGroup',
-      'Producer: MSK and Secrets Manager only',
-    );
-    kafka.connections.allowDefaultPortFrom(this.securityGroup, 'Producer');
-    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.securityGroup, 'Producer');
+    const { kafka } = props;
 
     const environment: Record<string, string> = {
+      ...kafka.clientEnvironment(),
       KAFKA_BROKERS: kafka.bootstrapBrokers,
-      KAFKA_SECRET_ARN: kafka.scramSecret.secretArn,
       KAFKA_TOPIC: props.topic,
-      KAFKA_TLS: 'true',
       PRODUCER_RATE: String(props.rate),
       PRODUCER_DURATION_SECONDS: String(props.durationSeconds),
     };
@@ -74,9 +65,9 @@ export class ProducerConstruct extends Construct {
       entry: lambdaEntry('producer'),
       description: 'Generates branch transactions and writes them to the MSK topic',
       serviceName: SERVICE.producer,
-      vpc: network.vpc,
-      vpcSubnets: network.functionSubnets,
-      securityGroup: this.securityGroup,
+      network: props.network,
+      securityGroupDescription: 'Producer: MSK and Secrets Manager only',
+      secrets: [kafka.scramSecret],
       logRetention: props.logRetention,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -84,16 +75,11 @@ export class ProducerConstruct extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       environment,
     });
-    kafka.scramSecret.grantRead(this.function);
+    this.securityGroup = this.function.securityGroup;
+    kafka.connections.allowDefaultPortFrom(this.function, 'Producer');
 
-    this.deadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the producer schedule.',
+    this.deadLetterQueue = new DeadLetterQueue(this, 'ScheduleDeadLetterQueue', {
+      holds: 'dead-letter queue of the producer schedule',
     });
 
     // A run that could not start within one schedule period is superseded by the next one: retrying it later

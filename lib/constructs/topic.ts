@@ -1,12 +1,11 @@
-import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as cr from 'aws-cdk-lib/custom-resources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CustomResourceProvider } from './custom-resource-provider';
 import type { KafkaConstruct } from './kafka';
 import { NetworkConstruct } from './network';
-import { invokeVersionsFinding, lambdaEntry, PipelineFunction } from './pipeline-function';
+import { lambdaEntry, PipelineFunction } from './pipeline-function';
 
 export interface KafkaTopicProps {
   readonly network: NetworkConstruct;
@@ -34,41 +33,24 @@ export class KafkaTopic extends Construct {
     const { network, kafka } = props;
     this.topicName = props.topic;
 
-    this.securityGroup = network.clientSecurityGroup(
-      this,
-      'SecurityGroup',
-      'Topic administration: MSK and Secrets Manager only',
-    );
-    kafka.connections.allowDefaultPortFrom(this.securityGroup, 'Topic administration');
-    network.secretsManagerEndpoint.connections.allowDefaultPortFrom(
-      this.securityGroup,
-      'Topic administration',
-    );
-
     this.adminFunction = new PipelineFunction(this, 'AdminFunction', {
       entry: lambdaEntry('topic-admin'),
       description: 'Creates and updates the pipeline topic on MSK (CloudFormation custom resource)',
       serviceName: 'topic-admin',
-      vpc: network.vpc,
-      vpcSubnets: network.functionSubnets,
-      securityGroup: this.securityGroup,
+      network,
+      securityGroupDescription: 'Topic administration: MSK and Secrets Manager only',
+      secrets: [kafka.scramSecret],
       logRetention: props.logRetention,
       timeout: Duration.minutes(5),
-      environment: {
-        KAFKA_SECRET_ARN: kafka.scramSecret.secretArn,
-        KAFKA_TLS: 'true',
-      },
+      environment: kafka.clientEnvironment(),
     });
-    kafka.scramSecret.grantRead(this.adminFunction);
+    this.securityGroup = this.adminFunction.securityGroup;
+    kafka.connections.allowDefaultPortFrom(this.adminFunction, 'Topic administration');
 
-    const provider = new cr.Provider(this, 'Provider', {
+    const provider = new CustomResourceProvider(this, 'Provider', {
       onEventHandler: this.adminFunction,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: props.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logRetention: props.logRetention,
     });
-    acknowledgeProviderFramework(provider, this.adminFunction);
 
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
@@ -89,24 +71,4 @@ export class KafkaTopic extends Construct {
       ...NetworkConstruct.endpointPaths(network.secretsManagerEndpoint),
     );
   }
-}
-
-/**
- * The Provider framework's own function is CDK's code and only relays events to the onEvent handler, from
- * outside the VPC; what it runs and may do is fixed by the framework.
- */
-export function acknowledgeProviderFramework(provider: cr.Provider, onEvent: lambda.IFunction): void {
-  const framework = provider.node.findChild('framework-onEvent');
-  Validations.of(framework).acknowledge(
-    {
-      id: invokeVersionsFinding(onEvent),
-      reason:
-        'The framework may invoke the onEvent handler it was built for (any version), no other function.',
-    },
-    {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'aws-cdk-lib gives the Provider framework function the basic execution role (its own logs only).',
-    },
-  );
 }

@@ -141,7 +141,7 @@ describe('DatabaseConstruct', () => {
     expect(ingress.map((rule) => rule.peer).sort()).toEqual(
       [
         idOf(stack.aggregator.securityGroup),
-        idOf(node.findChild('MigrationSecurityGroup')),
+        idOf(stack.database.migrationFunction.securityGroup),
         idOf(node.findChild('MasterRotationSecurityGroup')),
         idOf(node.findChild('AggregatorRotationSecurityGroup')),
       ].sort(),
@@ -210,7 +210,7 @@ describe('schema migration custom resource', () => {
   it('waits for the database, the endpoint and the security group rules before running', () => {
     const { stack, template } = synth;
     const dependsOn = resource(idOf(stack.database.migration)).DependsOn as string[];
-    const migrate = idOf(stack.database.node.findChild('MigrationSecurityGroup'));
+    const migrate = idOf(stack.database.migrationFunction.securityGroup);
     const migrateRules = securityGroupRules(template).filter(
       (rule) => rule.group === migrate || rule.peer === migrate,
     );

@@ -74,7 +74,7 @@ describe('NetworkConstruct', () => {
         idOf(stack.producer.securityGroup),
         idOf(stack.aggregator.securityGroup),
         idOf(stack.topic.securityGroup),
-        idOf(database.findChild('MigrationSecurityGroup')),
+        idOf(stack.database.migrationFunction.securityGroup),
         idOf(stack.kafka.securityGroup),
         ...rotationGroups,
       ].sort(),
