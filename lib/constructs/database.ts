@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CustomResource, Duration, Names, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { readMigrations } from '../../lambda/shared/migrations';
 import { CustomResourceProvider } from './custom-resource-provider';
 import { NetworkConstruct } from './network';
 import { lambdaEntry, PipelineFunction, REPO_ROOT } from './pipeline-function';
@@ -214,22 +215,17 @@ export class DatabaseConstruct extends Construct {
 }
 
 /**
- * SHA-256 over the names and contents of `migrations/*.sql` in file-name order: a custom resource property,
- * so the migration runs again exactly when a file is added or changed.
+ * SHA-256 over the names and checksums of the migrations in the order they are applied: a custom resource
+ * property, so the migration runs again exactly when a file is added or changed. `readMigrations` is what the
+ * migration function itself reads, so a file it would reject (bad name, duplicate version) fails the synth.
  */
 export function migrationsHash(dir: string): string {
   if (!existsSync(dir)) {
     throw new Error(`Migrations directory ${dir} does not exist`);
   }
   const hash = createHash('sha256');
-  for (const file of readdirSync(dir)
-    .filter((name) => name.endsWith('.sql'))
-    .sort()) {
-    hash
-      .update(file)
-      .update('\0')
-      .update(readFileSync(path.join(dir, file)))
-      .update('\0');
+  for (const migration of readMigrations(dir)) {
+    hash.update(migration.name).update('\0').update(migration.checksum).update('\0');
   }
   return hash.digest('hex');
 }

@@ -175,6 +175,20 @@ describe('schema migration custom resource', () => {
     expect(() => migrationsHash(path.join(tmpdir(), 'no-such-migrations-dir'))).toThrow('does not exist');
   });
 
+  it('fails the synth on a migration file the migration function would refuse', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migrations-'));
+    try {
+      writeFileSync(path.join(dir, '001-a.sql'), 'CREATE TABLE a ();');
+      writeFileSync(path.join(dir, '001-b.sql'), 'CREATE TABLE b ();');
+      expect(() => migrationsHash(dir)).toThrow('Two migrations share version 001');
+      rmSync(path.join(dir, '001-b.sql'));
+      writeFileSync(path.join(dir, 'Add Table.sql'), 'CREATE TABLE c ();');
+      expect(() => migrationsHash(dir)).toThrow('does not match NNN-name.sql');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('gives the function both secrets, read-only, and nothing else to read', () => {
     const { stack, template } = synth;
     const database = stack.database;
