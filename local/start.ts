@@ -268,6 +268,8 @@ async function startPipeline(context: StartContext): Promise<void> {
   };
   if (flags.consumer) {
     const aggregator = await import('../lambda/aggregator/index.js');
+    // Registered before the mapping's stop, so it runs after the last invocation and before the database closes.
+    cleanup.push({ name: 'Aggregator connections closed', run: () => aggregator.closeDatabase() });
     const mappingClient = await createKafka({
       brokers: kafka.brokers,
       clientId: 'local-event-source-mapping',

@@ -20,6 +20,11 @@ export interface AggregatorResult {
   readonly partitions: number;
 }
 
+/** Ends the database connections (the local runtime's stop); a later invocation opens new ones. */
+export function closeDatabase(): Promise<void> {
+  return database.end();
+}
+
 /**
  * Bad records never fail the invocation (they are stored with a reason), because a failed batch is retried
  * until its records expire and would stall the partition. Only an infrastructure error (the database) is

@@ -118,29 +118,35 @@ export class Database implements ConnectionSource {
       if (this.options.connectionString !== undefined || !isAuthenticationFailure(error)) throw error;
       // Several callers may fail on the same stale pool; only the first replaces it.
       if (this.current === attempt) {
-        this.current = this.buildPool(true);
+        this.install(this.buildPool(true));
         pool.end().catch(() => undefined);
       }
       return (await this.pool()).connect();
     }
   }
 
+  /** Closes the pool's connections; a later connect builds a new pool. */
   async end(): Promise<void> {
     const current = this.current;
     this.current = undefined;
-    if (current !== undefined) await (await current).end();
+    const pool = await current?.catch(() => undefined);
+    await pool?.end();
   }
 
   private pool(): Promise<Pool> {
-    if (this.current === undefined) {
-      const building = this.buildPool(false);
-      this.current = building;
-      // A failed secret read must not be cached as the pool forever.
-      building.catch(() => {
-        if (this.current === building) this.current = undefined;
-      });
-    }
-    return this.current;
+    return this.current ?? this.install(this.buildPool(false));
+  }
+
+  /**
+   * Makes `building` the pool later connections use. A failed build (a Secrets Manager error) must not stay
+   * cached: every later invocation would fail on it without trying again.
+   */
+  private install(building: Promise<Pool>): Promise<Pool> {
+    this.current = building;
+    building.catch(() => {
+      if (this.current === building) this.current = undefined;
+    });
+    return building;
   }
 
   private async buildPool(forceFetch: boolean): Promise<Pool> {

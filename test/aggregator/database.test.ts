@@ -135,6 +135,44 @@ describe('Database from an RDS secret', () => {
     expect(await whoAmI(db)).toBe('postgres');
   });
 
+  it('recovers on the next connection when the re-read after an authentication failure fails', async () => {
+    // Prepare: the cached credentials are rejected, the forced re-read is throttled, then the secret is readable.
+    const secretId = uniqueName('secret');
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: secretId })
+      .resolvesOnce(secretFor(uniqueName('rotated_away')))
+      .rejectsOnce(new Error('throttled'))
+      .resolves(secretFor('postgres'));
+    const db = secretDatabase(secretId);
+
+    // Act
+    const first = whoAmI(db);
+    await expect(first).rejects.toThrow('throttled');
+    const later = await whoAmI(db);
+
+    // Assess
+    expect(later).toBe('postgres');
+  });
+
+  it('ends cleanly after a failed re-read and connects again afterwards', async () => {
+    // Prepare
+    const secretId = uniqueName('secret');
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: secretId })
+      .resolvesOnce(secretFor(uniqueName('rotated_away')))
+      .rejectsOnce(new Error('throttled'))
+      .resolves(secretFor('postgres'));
+    const db = secretDatabase(secretId);
+    await expect(whoAmI(db)).rejects.toThrow('throttled');
+
+    // Act
+    await db.end();
+    const after = await whoAmI(db);
+
+    // Assess
+    expect(after).toBe('postgres');
+  });
+
   it('verifies TLS against the RDS certificate authorities and never falls back to plaintext', async () => {
     // Prepare
     const secretId = uniqueName('secret');

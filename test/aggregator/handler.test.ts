@@ -24,6 +24,7 @@ const CONSUMER_GROUP = 'transaction-aggregator-test';
 
 const database = useTestDatabase();
 let handler: (event: MSKEvent) => Promise<AggregatorResult>;
+let closeDatabase: () => Promise<void>;
 
 beforeAll(async () => {
   process.env.DATABASE_URL = database().url;
@@ -31,7 +32,7 @@ beforeAll(async () => {
   process.env.CONSUMER_GROUP_ID = CONSUMER_GROUP;
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  ({ handler } = await import('../../lambda/aggregator/index.js'));
+  ({ handler, closeDatabase } = await import('../../lambda/aggregator/index.js'));
 });
 
 function records(
@@ -416,6 +417,37 @@ describe('aggregator handler with PostgreSQL', () => {
     const result = await processBatch(source, mskEvent([]), { consumerGroupId: CONSUMER_GROUP });
     expect(result).toMatchObject({ accepted: 0, rejected: 0, deduplicated: 0, partitions: 0 });
     expect(stats.statements).toBe(0);
+  });
+  it('closes its connections on closeDatabase and opens new ones on the next invocation', async () => {
+    // Prepare
+    const connections = async () => {
+      const { rows } = await database().pool.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'transaction-aggregator'`,
+      );
+      return rows[0]?.count;
+    };
+    const batch = (offset: number) =>
+      mskEvent(
+        records('close', 0, offset, generateTransactions(5, seededRandom(offset), branchesFor('close'))),
+      );
+    await handler(batch(0));
+    const before = await connections();
+
+    // Act
+    await closeDatabase();
+    // The server drops a backend from pg_stat_activity a moment after its socket closes.
+    let after = await connections();
+    for (let wait = 0; after !== 0 && wait < 40; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await connections();
+    }
+    const next = await handler(batch(5));
+
+    // Assess
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBe(0);
+    expect(next.accepted).toBe(5);
   });
 });
 
