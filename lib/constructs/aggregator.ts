@@ -1,4 +1,4 @@
-import type { Duration } from 'aws-cdk-lib';
+import { type Duration, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -123,5 +123,14 @@ export class AggregatorConstruct extends Construct {
         resources: ['*'],
       }),
     );
+    if (this.function.role !== undefined) {
+      Validations.of(this.function.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ec2:DescribeVpcs and ec2:DescribeSecurityGroups (statement MskPollerNetworkLookup) are on "*" because ' +
+          'they have no resource-level permissions; the MSK event source mapping needs them, with the ' +
+          "function's role, to place its pollers in the cluster's VPC and security groups.",
+      });
+    }
   }
 }

@@ -149,9 +149,9 @@ export class PipelineFunction extends nodejs.NodejsFunction {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only the network-interface actions of AWSLambdaVPCAccessExecutionRole are on "*": Lambda creates and ' +
-        "deletes the function's interfaces before their IDs exist, and the Describe actions have no resource " +
-        'level. Everything else in this role names its resource.',
+        'The network-interface actions of AWSLambdaVPCAccessExecutionRole (statement VpcNetworkInterfaces) are on ' +
+        '"*": Lambda creates and deletes the function\'s interfaces before their IDs exist, and the Describe ' +
+        'actions have no resource level. A construct that adds another statement on "*" acknowledges it itself.',
     });
   }
 }

@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
@@ -131,6 +132,49 @@ describe('AggregatorConstruct', () => {
         Resource: { 'Fn::GetAtt': [idOf(stack.aggregator.onFailureQueue), 'Arn'] },
       },
     ]);
+  });
+
+  it('explains each of its statements on "*" in an acknowledgement on its own role', () => {
+    const { stack } = synth;
+    const functions = [
+      stack.aggregator.function,
+      stack.producer.function,
+      stack.topic.adminFunction,
+      stack.database.migrationFunction,
+    ];
+
+    for (const fn of functions) {
+      const role = fn.role;
+      const policy = resource(idOf(role?.node.findChild('DefaultPolicy') as never));
+      const wildcardSids = (
+        policy.Properties.PolicyDocument.Statement as { Sid?: string; Resource: unknown }[]
+      )
+        .filter(
+          (statement) => JSON.stringify(statement.Resource).includes('"*"') || statement.Resource === '*',
+        )
+        .map((statement) => statement.Sid);
+      const reasons = (role?.node.metadata ?? [])
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+        .filter(([id]) => id.endsWith('AwsSolutions-IAM5[Resource::*]'))
+        .map(([, reason]) => reason);
+
+      expect(wildcardSids).toContain('VpcNetworkInterfaces');
+      for (const sid of wildcardSids) {
+        expect(sid, fn.node.path).toBeDefined();
+        expect(
+          reasons.filter((reason) => reason.includes(`statement ${sid}`)),
+          `${fn.node.path}: ${sid}`,
+        ).toHaveLength(1);
+      }
+      expect(reasons, fn.node.path).toHaveLength(wildcardSids.length);
+    }
+    expect(aggregatorStatements().find((statement) => statement.Sid === 'MskPollerNetworkLookup')).toEqual({
+      Sid: 'MskPollerNetworkLookup',
+      Effect: 'Allow',
+      Action: ['ec2:DescribeSecurityGroups', 'ec2:DescribeVpcs'],
+      Resource: '*',
+    });
   });
 
   it('may decrypt the SCRAM secret through Secrets Manager, as the mapping needs', () => {
