@@ -1,71 +1,19 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  AVAILABILITY_ZONES,
+  type DatabaseRemovalPolicy,
+  EMAIL_ADDRESS,
+  type MskEnhancedMonitoring,
+  type PipelineConfig,
+  type PostgresMajorVersion,
+  PRODUCER_TIMEOUT_SECONDS,
+  type ProvisionedPollers,
+} from '../lib/config';
+
+export type { PipelineConfig } from '../lib/config';
 
 /** Reads one context value; `app.node.tryGetContext` in the app, a plain map in tests. */
 export type ContextReader = (key: string) => unknown;
-
-export type DatabaseRemovalPolicy = 'snapshot' | 'retain' | 'destroy';
-export type MskEnhancedMonitoring =
-  | 'DEFAULT'
-  | 'PER_BROKER'
-  | 'PER_TOPIC_PER_BROKER'
-  | 'PER_TOPIC_PER_PARTITION';
-export type PostgresMajorVersion = '16' | '17';
-
-export interface ProvisionedPollers {
-  readonly minimumPollers: number;
-  readonly maximumPollers: number;
-}
-
-/** Every deploy-time knob of the pipeline, validated; built only by `loadConfig`. */
-export interface PipelineConfig {
-  readonly stackName: string;
-  readonly topic: string;
-  readonly partitions: number;
-  readonly kafkaVersion: string;
-  readonly brokerInstanceType: string;
-  readonly brokerCount: number;
-  readonly brokerVolumeGiB: number;
-  readonly mskEnhancedMonitoring: MskEnhancedMonitoring;
-  readonly postgresVersion: PostgresMajorVersion;
-  readonly dbInstanceType: string;
-  readonly dbAllocatedStorageGiB: number;
-  readonly dbMaxAllocatedStorageGiB: number;
-  readonly multiAz: boolean;
-  readonly backupRetentionDays: number;
-  readonly deletionProtection: boolean;
-  readonly removalPolicy: DatabaseRemovalPolicy;
-  readonly iamAuthentication: boolean;
-  readonly natGateways: number;
-  readonly consumerGroupId: string;
-  readonly batchSize: number;
-  readonly batchingWindowSeconds: number;
-  /** `undefined`: the mapping runs in on-demand mode. */
-  readonly provisionedPollers: ProvisionedPollers | undefined;
-  readonly aggregatorMemoryMb: number;
-  readonly aggregatorTimeoutSeconds: number;
-  readonly scheduleEnabled: boolean;
-  readonly scheduleRateMinutes: number;
-  readonly producerRate: number;
-  readonly producerDurationSeconds: number;
-  /** `undefined`: no reserved concurrency (accounts whose concurrency quota is too low to reserve any). */
-  readonly producerReservedConcurrency: number | undefined;
-  readonly producerMemoryMb: number;
-  /** `undefined`: the producer's built-in defaults. */
-  readonly producerBranches: readonly string[] | undefined;
-  readonly producerCurrencies: readonly string[] | undefined;
-  readonly producerAmountMin: number | undefined;
-  readonly producerAmountMax: number | undefined;
-  readonly logRetention: RetentionDays;
-  readonly offsetLagThreshold: number;
-  readonly alarmEmail: string | undefined;
-  readonly bastion: boolean;
-}
-
-/** The subnets (one per Availability Zone) the VPC spans; brokers are spread evenly over them. */
-export const AVAILABILITY_ZONES = 2;
-
-/** The producer's function timeout; a paced run must end well before it. */
-export const PRODUCER_TIMEOUT_SECONDS = 70;
 
 /** Cold start, connection and the last acknowledgements must fit between the end of a run and the timeout. */
 const PRODUCER_TIMEOUT_MARGIN_SECONDS = 15;
@@ -99,8 +47,6 @@ const POSTGRES_VERSIONS: readonly PostgresMajorVersion[] = ['16', '17'];
 const RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
   (value): value is number => typeof value === 'number' && value !== RetentionDays.INFINITE,
 );
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export class ConfigError extends Error {
   constructor(key: string, expectation: string, raw: unknown) {
@@ -328,7 +274,7 @@ function optionalList(
 function optionalEmail(read: ContextReader, key: string): string | undefined {
   const raw = read(key);
   if (raw === undefined || raw === null || raw === '') return undefined;
-  if (typeof raw !== 'string' || !EMAIL.test(raw)) {
+  if (typeof raw !== 'string' || !EMAIL_ADDRESS.test(raw)) {
     throw new ConfigError(key, 'must be empty (no subscription) or an e-mail address', raw);
   }
   return raw;

@@ -1,7 +1,7 @@
 import { type App, type Environment, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { PipelineConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
-import type { PipelineConfig } from './config';
 
 /**
  * Adds the pipeline stack to the app and registers the AWS Solutions rule pack, so `cdk synth` fails on any

@@ -5,7 +5,7 @@ import {
   type DatabaseRemovalPolicy,
   type PipelineConfig,
   PRODUCER_TIMEOUT_SECONDS,
-} from '../bin/config';
+} from './config';
 import { AggregatorConstruct } from './constructs/aggregator';
 import { BastionConstruct } from './constructs/bastion';
 import { DatabaseConstruct } from './constructs/database';
@@ -129,12 +129,12 @@ export class PipelineStack extends Stack {
       producer: this.producer.function,
       aggregator: this.aggregator.function,
       eventSourceMappingId: this.aggregator.eventSourceMappingId,
+      topicName: this.topic.topicName,
       clusterName: this.kafka.clusterName,
       database: this.database.instance,
       deadLetterQueues: [this.producer.deadLetterQueue, this.aggregator.onFailureQueue],
       offsetLagThreshold: config.offsetLagThreshold,
       alarmEmail: config.alarmEmail,
-      logRetention,
     });
 
     this.bastion = config.bastion

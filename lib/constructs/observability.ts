@@ -4,7 +4,6 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -17,6 +16,7 @@ import {
   PRODUCER_METRICS,
   SERVICE,
 } from '../../lambda/shared/metric-names';
+import { EMAIL_ADDRESS } from '../config';
 
 export interface ObservabilityProps {
   /** The producer function, graphed and alarmed on its errors and send failures. */
@@ -25,6 +25,8 @@ export interface ObservabilityProps {
   readonly aggregator: lambda.IFunction;
   /** UUID of the aggregator's MSK event source mapping, for its per-mapping OffsetLag series. */
   readonly eventSourceMappingId: string;
+  /** The Kafka topic the mapping reads, named in the OffsetLag alarm. */
+  readonly topicName: string;
   /** MSK cluster name: the `Cluster Name` dimension of the AWS/Kafka metrics. */
   readonly clusterName: string;
   /** The RDS PostgreSQL instance holding the pipeline's tables. */
@@ -35,8 +37,6 @@ export interface ObservabilityProps {
   readonly offsetLagThreshold: number;
   /** Address subscribed to alarm notifications. @default - no subscription; subscribe to `alarmTopic` yourself */
   readonly alarmEmail?: string;
-  /** Retention for log groups this construct creates; it creates none today. */
-  readonly logRetention: logs.RetentionDays;
 }
 
 /** Powertools Metrics adds this dimension, with the function's service name, to every metric it emits. */
@@ -45,15 +45,15 @@ export const SERVICE_DIMENSION = 'service';
 /** Consecutive one-minute periods OffsetLag must stay above the threshold before the alarm fires. */
 export const OFFSET_LAG_EVALUATION_PERIODS = 5;
 
-/** Average CPU above this, for three five-minute periods, raises the database CPU alarm. */
+/** Average CPU above this, for RDS_CPU_EVALUATION_PERIODS five-minute periods, raises the database CPU alarm. */
 export const RDS_CPU_ALARM_PERCENT = 80;
+const RDS_CPU_EVALUATION_PERIODS = 3;
 
 /** Free storage below this raises the database storage alarm: about 10 % of the default 20 GiB allocation. */
 export const RDS_FREE_STORAGE_ALARM_BYTES = 2 * 1024 ** 3;
 
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
-const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * One CloudWatch dashboard for the whole pipeline and the alarms an operator must act on, all notifying one
@@ -86,31 +86,38 @@ export class ObservabilityConstruct extends Construct {
       period: ONE_MINUTE,
     });
 
-    // Alarms first: the dashboard's status widget lists them.
+    // Alarms first: the dashboard's status widget lists them. Descriptions state the window from the metric's
+    // own period, so the text cannot drift from what the alarm evaluates.
+    const producerErrors = props.producer.metricErrors({
+      statistic: cloudwatch.Stats.SUM,
+      period: FIVE_MINUTES,
+    });
     this.addAlarm('ProducerErrors', {
-      metric: props.producer.metricErrors({ statistic: cloudwatch.Stats.SUM, period: FIVE_MINUTES }),
+      metric: producerErrors,
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       // The producer only runs on its schedule; a period without invocations has no errors to report.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'The producer function failed at least once in 5 minutes, so some scheduled batches of transactions were ' +
-        'not generated. Check its log group for the error (Kafka authentication, TLS, broker reachability or ' +
-        'timeouts are the usual causes); the next scheduled run retries on its own.',
+        `The producer function failed at least once within ${span(producerErrors.period)}, so some ` +
+        'scheduled batches of transactions were not generated. Check its log group for the error (Kafka ' +
+        'authentication, TLS, broker reachability or timeouts are the usual causes); the next scheduled run ' +
+        'retries on its own.',
     });
 
+    const messagesFailed = producerMetric(PRODUCER_METRICS.messagesFailed);
     this.addAlarm('ProducerMessagesFailed', {
-      metric: producerMetric(PRODUCER_METRICS.messagesFailed),
+      metric: messagesFailed,
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       // The metric is only emitted while the producer runs; no data means nothing was attempted, so nothing failed.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'Kafka did not acknowledge some messages the producer tried to send in the last 5 minutes (the ' +
-        'invocation itself may have succeeded). Look at the producer logs for the send errors and at the MSK ' +
-        'broker graphs on the dashboard (CPU, disk) for a struggling cluster.',
+        'Kafka did not acknowledge some messages the producer tried to send within ' +
+        `${span(messagesFailed.period)} (the invocation itself may have succeeded). Look at the producer logs ` +
+        'for the send errors and at the MSK broker graphs on the dashboard (CPU, disk) for a struggling cluster.',
     });
 
     this.addAlarm('AggregatorErrors', {
@@ -137,23 +144,26 @@ export class ObservabilityConstruct extends Construct {
       // disabled or cannot reach the cluster: the alarm shows INSUFFICIENT_DATA rather than claiming all is well.
       treatMissingData: cloudwatch.TreatMissingData.MISSING,
       alarmDescription:
-        `The aggregator has been more than ${props.offsetLagThreshold} records behind the "transaction" topic for ` +
-        `${OFFSET_LAG_EVALUATION_PERIODS} minutes in a row. Either it is failing and retrying (see the aggregator ` +
-        'errors alarm), it is too slow (duration near the timeout, throttles, database CPU), or the producer rate ' +
-        'outgrew the mapping. Fix errors first; otherwise raise the batch size, memory or concurrency.',
+        `The aggregator has been more than ${props.offsetLagThreshold} records behind the "${props.topicName}" ` +
+        `topic for ${span(offsetLag.period, OFFSET_LAG_EVALUATION_PERIODS)} in a row. Either it is failing ` +
+        'and retrying (see the aggregator errors alarm), it is too slow (duration near the timeout, throttles, ' +
+        'database CPU), or the producer rate outgrew the mapping. Fix errors first; otherwise raise the batch ' +
+        'size, memory or concurrency.',
     });
 
+    const recordsRejected = aggregatorMetric(AGGREGATOR_METRICS.recordsRejected);
     this.addAlarm('RecordsRejected', {
-      metric: aggregatorMetric(AGGREGATOR_METRICS.recordsRejected),
+      metric: recordsRejected,
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       // Emitted per processed batch; no batches means no rejections.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription:
-        'The aggregator rejected at least one record in 5 minutes (bad JSON, wrong types, invalid currency or ' +
-        'amount). Rejected records are kept, not summed: query the rejected_transactions table for the reason, ' +
-        'topic, partition and offset, and fix the sender. The pipeline itself keeps running.',
+        `The aggregator rejected at least one record within ${span(recordsRejected.period)} (bad JSON, ` +
+        'wrong types, invalid currency or amount). Rejected records are kept, not summed: query the ' +
+        'rejected_transactions table for the reason, topic, partition and offset, and fix the sender. The ' +
+        'pipeline itself keeps running.',
     });
 
     props.deadLetterQueues.forEach((queue, index) => {
@@ -175,21 +185,23 @@ export class ObservabilityConstruct extends Construct {
       });
     });
 
+    const databaseCpu = props.database.metricCPUUtilization({
+      statistic: cloudwatch.Stats.AVERAGE,
+      period: FIVE_MINUTES,
+    });
     this.addAlarm('DatabaseCpuHigh', {
-      metric: props.database.metricCPUUtilization({
-        statistic: cloudwatch.Stats.AVERAGE,
-        period: FIVE_MINUTES,
-      }),
+      metric: databaseCpu,
       threshold: RDS_CPU_ALARM_PERCENT,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
+      evaluationPeriods: RDS_CPU_EVALUATION_PERIODS,
       // RDS reports CPU every minute while the instance runs. An unreachable database already fails the
       // aggregator (its errors alarm), so missing data is left as INSUFFICIENT_DATA, not counted as high CPU.
       treatMissingData: cloudwatch.TreatMissingData.MISSING,
       alarmDescription:
-        `Database CPU has averaged above ${RDS_CPU_ALARM_PERCENT} % for 15 minutes. Aggregator batches will slow ` +
-        'down and offset lag will grow. Check Performance Insights or pg_stat_activity for the expensive ' +
-        'queries, and consider a larger instance class.',
+        `Database CPU has averaged above ${RDS_CPU_ALARM_PERCENT} % for ` +
+        `${span(databaseCpu.period, RDS_CPU_EVALUATION_PERIODS)}. Aggregator batches will slow down and ` +
+        'offset lag will grow. Check Performance Insights or pg_stat_activity for the expensive queries, and ' +
+        'consider a larger instance class.',
     });
 
     this.addAlarm('DatabaseFreeStorageLow', {
@@ -416,7 +428,7 @@ function validateProps(props: ObservabilityProps): void {
     );
   }
   if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail)) {
-    if (!EMAIL_FORMAT.test(props.alarmEmail)) {
+    if (!EMAIL_ADDRESS.test(props.alarmEmail)) {
       throw new Error(
         `ObservabilityConstruct: alarmEmail must be an e-mail address like ops@example.com, got "${props.alarmEmail}"`,
       );
@@ -430,6 +442,12 @@ function validateProps(props: ObservabilityProps): void {
       throw new Error(`ObservabilityConstruct: ${name} must not be empty`);
     }
   }
+}
+
+/** How long `periods` consecutive periods of `period` last, in words: "one minute", "15 minutes". */
+function span(period: Duration, periods = 1): string {
+  const minutes = period.toMinutes() * periods;
+  return minutes === 1 ? 'one minute' : `${minutes} minutes`;
 }
 
 function customMetric(service: string, metricName: string, statistic: string): cloudwatch.Metric {

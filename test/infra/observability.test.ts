@@ -2,7 +2,6 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -23,6 +22,7 @@ import {
 
 const CLUSTER_NAME = 'transaction-cluster';
 const OFFSET_LAG_THRESHOLD = 5000;
+const TOPIC_NAME = 'branch-transactions';
 
 interface Fixture {
   readonly stack: Stack;
@@ -75,7 +75,7 @@ function buildFixture(overrides: Partial<ObservabilityProps> = {}): Fixture {
     database,
     deadLetterQueues: dlqs,
     offsetLagThreshold: OFFSET_LAG_THRESHOLD,
-    logRetention: logs.RetentionDays.ONE_MONTH,
+    topicName: TOPIC_NAME,
     ...overrides,
   });
 
@@ -289,6 +289,34 @@ describe('ObservabilityConstruct', () => {
         TreatMissingData: 'missing',
       });
       expect(OFFSET_LAG_EVALUATION_PERIODS).toBeGreaterThan(1);
+    });
+
+    it('names the topic the mapping reads in the offset lag alarm', () => {
+      const [offsetLag] = Object.values(
+        template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'OffsetLag' } }),
+      );
+
+      const description = flattenJoin(offsetLag?.Properties.AlarmDescription);
+      expect(description).toContain(`"${TOPIC_NAME}" topic`);
+      expect(description).not.toContain('"transaction"');
+    });
+
+    it('states in each description the window the alarm really evaluates', () => {
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+      let stated = 0;
+      for (const alarm of alarms) {
+        const { AlarmDescription, Period, EvaluationPeriods } = alarm.Properties;
+        const windowMinutes = (Period * EvaluationPeriods) / 60;
+        for (const [, count, unit] of flattenJoin(AlarmDescription).matchAll(/\b(\d+|one) (minutes?)\b/g)) {
+          const minutes = count === 'one' ? 1 : Number(count);
+          expect(`${minutes} ${unit}`, flattenJoin(AlarmDescription)).toBe(
+            `${windowMinutes} ${windowMinutes === 1 ? 'minute' : 'minutes'}`,
+          );
+          stated += 1;
+        }
+      }
+      // Producer errors and send failures, offset lag, rejected records and database CPU name their window.
+      expect(stated).toBe(5);
     });
 
     it('alarms on any rejected record', () => {
