@@ -451,6 +451,66 @@ describe('aggregator handler with PostgreSQL', () => {
   });
 });
 
+describe('changing the consumer group id', () => {
+  async function groupLedger(topic: string): Promise<Record<string, number>> {
+    const { rows } = await database().pool.query<{ consumer_group: string; last_offset: string }>(
+      'SELECT consumer_group, last_offset FROM consumer_offsets WHERE topic = $1',
+      [topic],
+    );
+    return Object.fromEntries(rows.map((row) => [row.consumer_group, Number(row.last_offset)]));
+  }
+
+  it('does not count again what another group id applied, nor when switching back', async () => {
+    // Prepare: a new group id starts at TRIM_HORIZON and is delivered the topic again; the old id, switched
+    // back to, resumes from the offset Kafka committed for it.
+    const topic = 'switch-group';
+    const branches = branchesFor('switch-group');
+    const transactions = generateTransactions(300, seededRandom(21), branches);
+    const pool = database().pool;
+
+    // Act
+    const first = await processBatch(pool, mskEvent(records(topic, 0, 0, transactions.slice(0, 100))), {
+      consumerGroupId: 'group-a',
+    });
+    const renamed = await processBatch(pool, mskEvent(records(topic, 0, 0, transactions.slice(0, 200))), {
+      consumerGroupId: 'group-b',
+    });
+    const switchedBack = await processBatch(
+      pool,
+      mskEvent(records(topic, 0, 100, transactions.slice(100, 300))),
+      { consumerGroupId: 'group-a' },
+    );
+
+    // Assess
+    expect(first).toMatchObject({ accepted: 100, deduplicated: 0 });
+    expect(renamed).toMatchObject({ accepted: 100, deduplicated: 100 });
+    expect(switchedBack).toMatchObject({ accepted: 100, deduplicated: 100 });
+    expect(await positions(branches)).toEqual(expected(transactions));
+    expect(await flowSums(branches)).toEqual(expected(transactions));
+    expect(await groupLedger(topic)).toEqual({ 'group-a': 299, 'group-b': 199 });
+  });
+
+  it('starts a new group id from nothing on a partition no group has applied', async () => {
+    // Prepare
+    const topic = 'switch-group-fresh';
+    const branches = branchesFor('switch-group-fresh');
+    const transactions = generateTransactions(20, seededRandom(22), branches);
+    const pool = database().pool;
+    await processBatch(pool, mskEvent(records(topic, 0, 0, transactions.slice(0, 10))), {
+      consumerGroupId: 'group-a',
+    });
+
+    // Act: another partition of the same topic, first seen under the new id.
+    const result = await processBatch(pool, mskEvent(records(topic, 1, 0, transactions.slice(10))), {
+      consumerGroupId: 'group-b',
+    });
+
+    // Assess
+    expect(result).toMatchObject({ accepted: 10, deduplicated: 0 });
+    expect(await positions(branches)).toEqual(expected(transactions));
+  });
+});
+
 describe('aggregator handler without a database', () => {
   it('rejects the invocation so that the batch is redelivered, writing nothing', async () => {
     // Prepare: a port that was just free, so nothing listens on it.
