@@ -7,7 +7,7 @@ import { localConfig } from '../local/config';
 import { EventSourceMapping } from '../local/event-source-mapping';
 import { progress } from './capture';
 import type { BenchTopics } from './kafka';
-import { median, percentile, round, slope } from './stats';
+import { median, percentile, round, slopeWithError } from './stats';
 
 export type MskHandler = (event: MSKEvent) => Promise<unknown>;
 
@@ -38,13 +38,18 @@ export interface LatencyResult {
   /** Largest unconsumed backlog seen (sampled every 500 ms), records. */
   readonly maxLagRecords: number;
   /**
-   * How fast the latency grew over the run, in ms per second of producing (least squares over every record): a
-   * consumer that falls behind by x% of the rate makes it grow by about 10·x ms/s.
+   * How fast the lag grew, in ms per second of the run: least squares over the invocations of the latency of each
+   * batch's freshest record, which leaves out the wait for the batching window. A consumer that falls behind by
+   * x% of the rate makes it grow by about 10·x ms/s.
    */
   readonly latencyGrowthMsPerSecond: number;
+  readonly latencyGrowthStandardError: number;
   /** From the producer's end until every record was committed. */
   readonly catchUpMs: number;
-  /** The lag did not grow (latency growth under 50 ms/s) and the backlog drained within two windows plus 2 s. */
+  /**
+   * The lag did not grow (by MAX_LAG_GROWTH_MS_PER_SECOND or more, and clearly beyond the scatter of the fit) and
+   * the backlog drained within two windows plus 2 s after the producer stopped.
+   */
   readonly held: boolean;
 }
 
@@ -52,6 +57,9 @@ interface ProducerRun {
   readonly sent: number;
   readonly durationMs: number;
 }
+
+/** A consumer falling behind by 1% of the rate grows the lag by about 10 ms per second. */
+const MAX_LAG_GROWTH_MS_PER_SECOND = 10;
 
 const TSX = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
 
@@ -94,8 +102,9 @@ function runPacedProducer(topic: string, rate: number, count: number): Promise<P
  */
 class CommitClock {
   readonly latencies: number[] = [];
-  readonly producedAt: number[] = [];
   readonly batchSizes: number[] = [];
+  /** Per invocation: commit time (s) and the latency of its freshest record (ms). */
+  readonly freshest: { x: number; y: number }[] = [];
   since = Number.POSITIVE_INFINITY;
 
   wrap(handler: MskHandler): MskHandler {
@@ -103,6 +112,7 @@ class CommitClock {
       const result = await handler(event);
       const committedAt = Date.now();
       let records = 0;
+      let freshest = Number.POSITIVE_INFINITY;
       for (const group of Object.values(event.records)) {
         for (const record of group) {
           records++;
@@ -110,11 +120,12 @@ class CommitClock {
           const produced = Date.parse(ts);
           if (produced >= this.since) {
             this.latencies.push(committedAt - produced);
-            this.producedAt.push(produced);
+            freshest = Math.min(freshest, committedAt - produced);
           }
         }
       }
       this.batchSizes.push(records);
+      if (Number.isFinite(freshest)) this.freshest.push({ x: committedAt / 1000, y: freshest });
       return result;
     };
   }
@@ -171,13 +182,13 @@ async function measureOne(options: LatencyOptions, rate: number, windowMs: numbe
     }
     const catchUpMs = Date.now() - producerEnd;
 
-    const growth = slope(
-      clock.latencies.map((latency, i) => ({ x: (clock.producedAt[i] as number) / 1000, y: latency })),
-    );
+    const { slope: growth, standardError } = slopeWithError(clock.freshest);
+    // Growth only counts when it stands out from the scatter: a short run has too few batches to show a trend.
+    const lagGrew = growth > MAX_LAG_GROWTH_MS_PER_SECOND && growth > 3 * standardError;
     if (caughtUp && clock.latencies.length < count) {
       throw new Error(`Only ${clock.latencies.length} of ${count} records were seen committed`);
     }
-    const held = caughtUp && growth < 50 && catchUpMs <= 2 * windowMs + 2_000;
+    const held = caughtUp && !lagGrew && catchUpMs <= 2 * windowMs + 2_000;
     const stats = mapping.stats();
     return {
       rate,
@@ -191,6 +202,7 @@ async function measureOne(options: LatencyOptions, rate: number, windowMs: numbe
       medianRecordsPerInvocation: median(clock.batchSizes.slice(1)),
       maxLagRecords: Math.max(0, ...lagSamples.map((sample) => sample.y)),
       latencyGrowthMsPerSecond: round(growth, 3),
+      latencyGrowthStandardError: round(standardError, 3),
       catchUpMs,
       held,
     };

@@ -299,7 +299,7 @@ export function renderMarkdown(
           'p99 ms',
           'Records',
           'Records/invocation',
-          'Latency growth ms/s',
+          'Lag growth ms/s',
           'Held',
         ],
         s.latency.map((r) => [
@@ -310,7 +310,7 @@ export function renderMarkdown(
           fmt(r.p99Ms),
           fmt(r.records),
           fmt(r.medianRecordsPerInvocation),
-          fmt(r.latencyGrowthMsPerSecond, 1),
+          `${fmt(r.latencyGrowthMsPerSecond, 1)} ± ${Number.isFinite(r.latencyGrowthStandardError) ? fmt(r.latencyGrowthStandardError, 1) : '∞'}`,
           r.held ? 'yes' : 'no',
         ]),
       ),
@@ -323,8 +323,9 @@ export function renderMarkdown(
         .join(
           '; ',
         )} (highest rate tried: ${fmt(Math.max(...s.latency.map((r) => r.rate)))} msg/s). Held: the ` +
-        'latency did not grow by 50 ms or more per second of producing, and the backlog drained within two windows ' +
-        'plus 2 s after the producer stopped.',
+        "latency of each batch's freshest record (the lag, without the window's wait) did not grow by 10 ms or " +
+        'more per second beyond three standard errors of the fit, and the backlog drained within two windows plus ' +
+        '2 s after the producer stopped.',
       '',
       '![End-to-end latency](latency.svg)',
     );

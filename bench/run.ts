@@ -36,7 +36,7 @@ interface Plan {
 }
 
 const FULL: Plan = {
-  cpu: { samples: 21, sampleMillis: 60 },
+  cpu: { samples: 21, sampleMillis: 250 },
   database: { 100: 30, 10000: 7 },
   databaseWithRtt: { 100: 10, 10000: 3 },
   rttDelayMs: 1,
@@ -47,7 +47,7 @@ const FULL: Plan = {
 };
 
 const QUICK: Plan = {
-  cpu: { samples: 7, sampleMillis: 30 },
+  cpu: { samples: 7, sampleMillis: 100 },
   database: { 100: 10, 10000: 3 },
   databaseWithRtt: { 100: 5, 10000: 1 },
   rttDelayMs: 1,

@@ -42,3 +42,29 @@ export function cpuMillisSince(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
 }
+
+/**
+ * Least-squares slope with its standard error (infinite below three points), so that a trend can be told from
+ * the scatter around it.
+ */
+export function slopeWithError(points: readonly { readonly x: number; readonly y: number }[]): {
+  readonly slope: number;
+  readonly standardError: number;
+} {
+  const n = points.length;
+  const fitted = slope(points);
+  if (n < 3) return { slope: fitted, standardError: Number.POSITIVE_INFINITY };
+  const meanX = points.reduce((sum, p) => sum + p.x, 0) / n;
+  const meanY = points.reduce((sum, p) => sum + p.y, 0) / n;
+  let residuals = 0;
+  let spread = 0;
+  for (const p of points) {
+    residuals += (p.y - (meanY + fitted * (p.x - meanX))) ** 2;
+    spread += (p.x - meanX) ** 2;
+  }
+  return {
+    slope: fitted,
+    standardError:
+      spread === 0 ? Number.POSITIVE_INFINITY : Math.sqrt(residuals / (n - 2)) / Math.sqrt(spread),
+  };
+}
