@@ -14,9 +14,19 @@ export interface KafkaRecord {
   /** null for a tombstone (no value in the event). Decoded from base64 on each read: read it once. */
   readonly value: Buffer | null;
   readonly headers: readonly KafkaHeader[];
+  /**
+   * Set when the entry's own topic or partition was present but unusable and the record was placed by its
+   * `"<topic>-<partition>"` group instead: it is rejected with this reason, never summed.
+   */
+  readonly malformed?: string;
 }
 
-/** A record entry without a usable topic, partition or offset: it can be neither applied nor ledgered. */
+/**
+ * A record entry without a usable topic, partition or offset. It cannot be keyed: with no (topic, partition,
+ * offset) there is no row for it in rejected_transactions and no ledger offset to guard it, so it is skipped
+ * and reported (the handler logs it with its group and index). Failing the invocation instead would make the
+ * mapping retry the batch until its records expire, stalling every partition in it.
+ */
 export interface UndecodableRecord {
   /** The `"<topic>-<partition>"` key the entry was listed under. */
   readonly source: string;
@@ -58,20 +68,32 @@ export function decodeMskEvent(event: unknown): DecodedEvent {
 
 function decodeRecord(entry: unknown, fallback: SourceKey | undefined): KafkaRecord | string {
   if (!isObject(entry)) return 'record is not an object';
-  const topic = typeof entry.topic === 'string' && entry.topic !== '' ? entry.topic : fallback?.topic;
-  if (topic === undefined) return 'record has no topic';
-  const partition = isPartition(entry.partition) ? entry.partition : fallback?.partition;
-  if (partition === undefined) return 'record has no partition';
-  const { offset, timestamp } = entry;
+  const { topic: ownTopic, partition: ownPartition, offset, timestamp } = entry;
+  // The group names the same topic and partition; it stands in when the entry has none or an unusable one.
+  const topic = isTopicName(ownTopic) ? ownTopic : fallback?.topic;
+  const partition = isPartition(ownPartition) ? ownPartition : fallback?.partition;
+  const problems: string[] = [];
+  if (ownTopic !== undefined && !isTopicName(ownTopic)) {
+    problems.push(`topic ${describe(ownTopic)} is not a valid Kafka topic name`);
+  }
+  if (ownPartition !== undefined && !isPartition(ownPartition)) {
+    problems.push(`partition ${describe(ownPartition)} is not valid`);
+  }
+  if (topic === undefined || partition === undefined) {
+    if (problems.length > 0) return `record ${problems.join(' and ')}`;
+    return topic === undefined ? 'record has no topic' : 'record has no partition';
+  }
   if (!isNonNegativeInteger(offset)) return 'record has no valid offset';
   return new DecodedRecord(
     topic,
     partition,
     offset,
-    typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : undefined,
+    // Stored as bigint milliseconds: a fractional or out-of-range time would fail the batch's write.
+    Number.isSafeInteger(timestamp) ? (timestamp as number) : undefined,
     entry.value,
     entry.key,
     entry.headers,
+    problems.length === 0 ? undefined : `record ${problems.join(' and ')}; kept under ${topic}-${partition}`,
   );
 }
 
@@ -92,6 +114,7 @@ class DecodedRecord implements KafkaRecord {
     private readonly rawValue: unknown,
     private readonly rawKey: unknown,
     private readonly rawHeaders: unknown,
+    readonly malformed: string | undefined,
   ) {}
 
   get value(): Buffer | null {
@@ -110,6 +133,16 @@ class DecodedRecord implements KafkaRecord {
     }
     return this.decodedHeaders;
   }
+}
+
+/** Text safe for the reason column: short, and JSON-escaped, so a NUL or a lone surrogate cannot break it. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.length > 60 ? `(a string of ${value.length} characters)` : JSON.stringify(value);
+  }
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  return `(${Array.isArray(value) ? 'an array' : `a ${typeof value}`})`;
 }
 
 function decodeBase64(value: unknown): Buffer | null {
@@ -140,9 +173,20 @@ function parseSource(source: string): SourceKey | undefined {
   if (dash <= 0) return undefined;
   const digits = source.slice(dash + 1);
   const partition = Number(digits);
-  return /^\d+$/.test(digits) && isPartition(partition)
-    ? { topic: source.slice(0, dash), partition }
+  const topic = source.slice(0, dash);
+  return /^\d+$/.test(digits) && isPartition(partition) && isTopicName(topic)
+    ? { topic, partition }
     : undefined;
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Kafka's own rule for topic names. Anything else cannot come from a broker, and some of it cannot be stored
+ * (PostgreSQL text and jsonb hold no NUL): such a record would fail every delivery of its batch.
+ */
+function isTopicName(value: unknown): value is string {
+  return typeof value === 'string' && TOPIC_NAME.test(value) && value !== '.' && value !== '..';
 }
 
 /** Kafka partitions are int32; the ledger column is integer. */

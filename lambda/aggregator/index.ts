@@ -46,7 +46,7 @@ export const handler = async (event: MSKEvent, context?: Context): Promise<Aggre
     });
   }
   if (result.undecodable.length > 0) {
-    logger.error('Event entries without topic, partition or offset were skipped', {
+    logger.error('Event entries without a usable topic, partition or offset were skipped', {
       undecodable: result.undecodable.slice(0, 20),
       count: result.undecodable.length,
     });

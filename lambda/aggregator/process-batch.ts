@@ -3,7 +3,7 @@ import { type ConnectionSource, withTransaction } from '../shared/database';
 import { BatchAggregator, netByCurrency } from './aggregate';
 import { decodeMskEvent, type KafkaRecord, type UndecodableRecord } from './decode';
 import { lockOffsetLedger, type PartitionRef, partitionKey } from './offset-ledger';
-import { isRejection, type RejectionCode, validateValue } from './validate';
+import { isRejection, REJECTION_CODES, type RejectionCode, type Validation, validateValue } from './validate';
 import { type LedgerAdvance, type RejectedRecord, writeBatch } from './write-batch';
 
 export interface ProcessBatchOptions {
@@ -23,7 +23,7 @@ export interface BatchResult {
   readonly rejected: number;
   /** Records at or below the ledger offset: already applied by an earlier delivery. */
   readonly deduplicated: number;
-  /** Entries without topic, partition or offset; nothing can be recorded for them. */
+  /** Entries without a usable topic, partition or offset; nothing can be recorded for them. */
   readonly undecodable: readonly UndecodableRecord[];
   readonly partitions: number;
   /** Accepted cents per currency in this invocation. */
@@ -92,7 +92,11 @@ export async function processBatch(
           continue;
         }
         highest = record.offset;
-        const validation = validateValue(record.value);
+        const { malformed } = record;
+        const validation: Validation =
+          malformed === undefined
+            ? validateValue(record.value)
+            : { code: REJECTION_CODES.malformedRecord, reason: malformed };
         if (isRejection(validation)) {
           rejected.push({ record, rejection: validation });
           rejectedByCode[validation.code] = (rejectedByCode[validation.code] ?? 0) + 1;

@@ -24,6 +24,8 @@ export const REJECTION_CODES = {
   amountPrecision: 'amount_precision',
   invalidId: 'invalid_id',
   invalidTs: 'invalid_ts',
+  /** The event entry's own topic or partition was unusable (see KafkaRecord.malformed). */
+  malformedRecord: 'malformed_record',
 } as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[keyof typeof REJECTION_CODES];

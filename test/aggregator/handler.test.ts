@@ -384,6 +384,48 @@ describe('aggregator handler with PostgreSQL', () => {
     expect(rows.every((row) => row.batch_id === first.batchId && row.reason.length > 0)).toBe(true);
   });
 
+  it('never fails on malformed entries: bad times are dropped, misplaced records rejected, unkeyable ones skipped', async () => {
+    // Prepare: each of these failed the whole batch, on every redelivery, before the decoder checked them.
+    const branches = branchesFor('malformed');
+    const good = generateTransactions(6, seededRandom(10), branches);
+    const event = mskEvent(records('malformed', 0, 0, good));
+    const entries = event.records['malformed-0'] as unknown as Record<string, unknown>[];
+    entries.push(
+      { ...entries[0], offset: 6, timestamp: 1.5 },
+      { ...entries[0], offset: 7, topic: 'malformed\u0000' },
+      { ...entries[0], offset: 8, partition: 0.5 },
+    );
+    (event.records as Record<string, unknown>)['nul\u0000-0'] = [
+      { ...entries[0], topic: 'nul\u0000', partition: 0, offset: 1 },
+    ];
+
+    // Act
+    const result = await handler(event);
+
+    // Assess
+    expect(result).toMatchObject({ accepted: 7, rejected: 2, undecodable: 1 });
+    expect(await positions(branches)).toEqual(expected([...good, good[0] as GeneratedTransaction]));
+    const { rows } = await database().pool.query(
+      `SELECT "offset"::int, record_time, reason_code, reason FROM rejected_transactions
+        WHERE topic = 'malformed' ORDER BY "offset"`,
+    );
+    expect(rows).toEqual([
+      {
+        offset: 7,
+        record_time: new Date(1_700_000_000_000),
+        reason_code: 'malformed_record',
+        reason: 'record topic "malformed\\u0000" is not a valid Kafka topic name; kept under malformed-0',
+      },
+      {
+        offset: 8,
+        record_time: new Date(1_700_000_000_000),
+        reason_code: 'malformed_record',
+        reason: 'record partition 0.5 is not valid; kept under malformed-0',
+      },
+    ]);
+    expect(await ledger('malformed')).toEqual({ 0: 8 });
+  });
+
   it('uses the same number of statements whatever the batch size', async () => {
     // Prepare
     const branches = branchesFor('statements');
