@@ -317,12 +317,12 @@ export function renderMarkdown(
       '',
       `Highest rate held without growing lag: ${[...new Set(s.latency.map((r) => r.windowMs))]
         .map((w) => {
-          const held = s.latency?.filter((r) => r.windowMs === w && r.held).map((r) => r.rate) ?? [];
-          return `${w / 1000} s window: ${held.length > 0 ? `${fmt(Math.max(...held))} msg/s` : 'none of the rates tried'}`;
+          const runs = s.latency?.filter((r) => r.windowMs === w) ?? [];
+          const held = runs.filter((r) => r.held).map((r) => r.rate);
+          const tried = Math.max(...runs.map((r) => r.rate));
+          return `${w / 1000} s window: ${held.length > 0 ? `${fmt(Math.max(...held))} msg/s` : 'none'} (of up to ${fmt(tried)} tried)`;
         })
-        .join(
-          '; ',
-        )} (highest rate tried: ${fmt(Math.max(...s.latency.map((r) => r.rate)))} msg/s). Held: the ` +
+        .join('; ')}. Held: the ` +
         "latency of each batch's freshest record (the lag, without the window's wait) did not grow by 10 ms or " +
         'more per second beyond three standard errors of the fit, and the backlog drained within two windows plus ' +
         '2 s after the producer stopped.',
