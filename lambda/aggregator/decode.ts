@@ -69,32 +69,35 @@ export function decodeMskEvent(event: unknown): DecodedEvent {
 function decodeRecord(entry: unknown, fallback: SourceKey | undefined): KafkaRecord | string {
   if (!isObject(entry)) return 'record is not an object';
   const { topic: ownTopic, partition: ownPartition, offset, timestamp } = entry;
-  // The group names the same topic and partition; it stands in when the entry has none or an unusable one.
-  const topic = isTopicName(ownTopic) ? ownTopic : fallback?.topic;
-  const partition = isPartition(ownPartition) ? ownPartition : fallback?.partition;
-  const problems: string[] = [];
-  if (ownTopic !== undefined && !isTopicName(ownTopic)) {
-    problems.push(`topic ${describe(ownTopic)} is not a valid Kafka topic name`);
-  }
-  if (ownPartition !== undefined && !isPartition(ownPartition)) {
-    problems.push(`partition ${describe(ownPartition)} is not valid`);
-  }
-  if (topic === undefined || partition === undefined) {
-    if (problems.length > 0) return `record ${problems.join(' and ')}`;
-    return topic === undefined ? 'record has no topic' : 'record has no partition';
+  let topic: string | undefined;
+  let partition: number | undefined;
+  let malformed: string | undefined;
+  if (isTopicName(ownTopic) && isPartition(ownPartition)) {
+    topic = ownTopic;
+    partition = ownPartition;
+  } else {
+    // The group names the same topic and partition; it stands in when the entry has none or an unusable one.
+    topic = isTopicName(ownTopic) ? ownTopic : fallback?.topic;
+    partition = isPartition(ownPartition) ? ownPartition : fallback?.partition;
+    const problems: string[] = [];
+    if (ownTopic !== undefined && !isTopicName(ownTopic)) {
+      problems.push(`topic ${describe(ownTopic)} is not a valid Kafka topic name`);
+    }
+    if (ownPartition !== undefined && !isPartition(ownPartition)) {
+      problems.push(`partition ${describe(ownPartition)} is not valid`);
+    }
+    if (topic === undefined || partition === undefined) {
+      if (problems.length > 0) return `record ${problems.join(' and ')}`;
+      return topic === undefined ? 'record has no topic' : 'record has no partition';
+    }
+    if (problems.length > 0) malformed = `record ${problems.join(' and ')}; kept under ${topic}-${partition}`;
   }
   if (!isNonNegativeInteger(offset)) return 'record has no valid offset';
-  return new DecodedRecord(
-    topic,
-    partition,
-    offset,
-    // Stored as bigint milliseconds: a fractional or out-of-range time would fail the batch's write.
-    Number.isSafeInteger(timestamp) ? (timestamp as number) : undefined,
-    entry.value,
-    entry.key,
-    entry.headers,
-    problems.length === 0 ? undefined : `record ${problems.join(' and ')}; kept under ${topic}-${partition}`,
-  );
+  // Stored as bigint milliseconds: a fractional or out-of-range time would fail the batch's write.
+  const time = Number.isSafeInteger(timestamp) ? (timestamp as number) : undefined;
+  return malformed === undefined
+    ? new DecodedRecord(topic, partition, offset, time, entry.value, entry.key, entry.headers)
+    : new MalformedRecord(topic, partition, offset, time, entry.value, entry.key, entry.headers, malformed);
 }
 
 /**
@@ -114,7 +117,6 @@ class DecodedRecord implements KafkaRecord {
     private readonly rawValue: unknown,
     private readonly rawKey: unknown,
     private readonly rawHeaders: unknown,
-    readonly malformed: string | undefined,
   ) {}
 
   get value(): Buffer | null {
@@ -132,6 +134,22 @@ class DecodedRecord implements KafkaRecord {
       this.decodedHeaders = Array.isArray(raw) && raw.length > 0 ? decodeHeaders(raw) : EMPTY_HEADERS;
     }
     return this.decodedHeaders;
+  }
+}
+
+/** A subclass, so that the records of a well-formed event keep one small shape. */
+class MalformedRecord extends DecodedRecord {
+  constructor(
+    topic: string,
+    partition: number,
+    offset: number,
+    timestamp: number | undefined,
+    rawValue: unknown,
+    rawKey: unknown,
+    rawHeaders: unknown,
+    readonly malformed: string,
+  ) {
+    super(topic, partition, offset, timestamp, rawValue, rawKey, rawHeaders);
   }
 }
 
@@ -186,8 +204,14 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  * (PostgreSQL text and jsonb hold no NUL): such a record would fail every delivery of its batch.
  */
 function isTopicName(value: unknown): value is string {
-  return typeof value === 'string' && TOPIC_NAME.test(value) && value !== '.' && value !== '..';
+  // An event holds one topic or a few: remember the last good name rather than match it per record.
+  if (value === lastTopicName) return true;
+  if (typeof value !== 'string' || !TOPIC_NAME.test(value) || value === '.' || value === '..') return false;
+  lastTopicName = value;
+  return true;
 }
+
+let lastTopicName: string | undefined;
 
 /** Kafka partitions are int32; the ledger column is integer. */
 function isPartition(value: unknown): value is number {

@@ -107,7 +107,7 @@ export function validateValue(value: Buffer | null): Validation {
     return reject(REJECTION_CODES.amountOutOfRange, `|amount| must be at most ${MAX_ABS_AMOUNT}`);
   }
   const cents = Math.round(amount * 100);
-  if (cents / 100 !== amount || hasExtraDigits(text, amount)) {
+  if (cents / 100 !== amount || hasExtraDigits(text)) {
     return reject(REJECTION_CODES.amountPrecision, 'amount has more than 2 decimal places');
   }
 
@@ -145,41 +145,88 @@ function isCurrencyCode(currency: string): boolean {
 
 /**
  * A double cannot tell 1 from 1.0000000000000001, so the numeric check alone would accept digits the sender
- * wrote but that cannot be summed. The digits of the number after an `"amount"` key are counted, taking the
- * last such key whose number equals the parsed amount (JSON.parse keeps the last duplicate key, and producers
- * write amount last, so the search from the end is short). A nested `"amount"` after the top-level one can
- * still mislead it: with an equal value and extra digits the record is rejected; with a short number the
- * numeric check alone decides, as it does for every number of at most 15 significant digits.
+ * wrote but that cannot be summed: the digits of the top-level `amount` as written are counted, never those of
+ * a nested `amount` or of one inside a string.
  */
-function hasExtraDigits(text: string, amount: number): boolean {
-  for (let key = text.lastIndexOf('"amount"'); key !== -1; key = text.lastIndexOf('"amount"', key - 1)) {
-    const digits = extraDigitsAt(text, key + 8, amount);
-    if (digits !== undefined) return digits;
-    if (key === 0) break;
+function hasExtraDigits(text: string): boolean {
+  // Producers write amount last. When the last `"amount"` is a key (its quote not escaped) whose number is
+  // followed by the brace that ends the text, it is the top-level object's last member: the key JSON.parse
+  // kept. Anything else is scanned in full.
+  const key = text.lastIndexOf('"amount"');
+  if (key > 0 && text.charCodeAt(key - 1) !== 92 /* \ */) {
+    const start = numberStart(text, key + 8);
+    if (start !== -1) {
+      let i = start;
+      let exponent = false;
+      for (let code = text.charCodeAt(i); isNumberChar(code); code = text.charCodeAt(++i)) {
+        if (code === 101 || code === 69) exponent = true;
+      }
+      const end = i;
+      while (isJsonSpace(text.charCodeAt(i))) i++;
+      if (text.charCodeAt(i) === 125 /* } */ && (i === text.length - 1 || onlySpaceAfter(text, i + 1))) {
+        // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for a
+        // short token the numeric check has decided; not so with an exponent (1e-400 is 0).
+        return (exponent || end - start > 15) && extraDigits(text.slice(start, end));
+      }
+    }
   }
-  return false;
+  return topLevelExtraDigits(text, 'amount');
 }
 
-/** Whether the number after the key ending at `from` has more than 2 decimals; undefined if it is not `amount`. */
-function extraDigitsAt(text: string, from: number, amount: number): boolean | undefined {
+/**
+ * hasExtraDigits for the value of `key` in the top-level object of `text`, which JSON.parse has accepted (so
+ * every string is closed and every bracket matched). Keys are compared unescaped, as JSON.parse compares them:
+ * `"\u0061mount"` is `amount`.
+ */
+function topLevelExtraDigits(text: string, key: string): boolean {
+  let depth = 0;
+  let extra = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 123 /* { */ || code === 91 /* [ */) depth++;
+    else if (code === 125 /* } */ || code === 93 /* ] */) depth--;
+    else if (code === 34 /* " */) {
+      const open = i;
+      let escaped = false;
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) {
+        if (text.charCodeAt(i) === 92 /* \ */) {
+          escaped = true;
+          i++;
+        }
+      }
+      if (depth !== 1) continue;
+      const name = escaped ? (JSON.parse(text.slice(open, i + 1)) as string) : text.slice(open + 1, i);
+      if (name !== key) continue;
+      // Only a key is followed by a colon; the last duplicate is the one JSON.parse kept.
+      const value = numberStart(text, i + 1);
+      if (value === -1) continue;
+      let end = value;
+      while (isNumberChar(text.charCodeAt(end))) end++;
+      extra = extraDigits(text.slice(value, end));
+      i = end - 1;
+    }
+  }
+  return extra;
+}
+
+/** Where the value after the colon that follows `from` starts; -1 if there is no colon. */
+function numberStart(text: string, from: number): number {
   let i = from;
   while (isJsonSpace(text.charCodeAt(i))) i++;
-  if (text.charCodeAt(i) !== 58 /* : */) return undefined;
+  if (text.charCodeAt(i) !== 58 /* : */) return -1;
   i++;
   while (isJsonSpace(text.charCodeAt(i))) i++;
-  const start = i;
-  let exponent = false;
-  for (; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (!isNumberChar(code)) break;
-    if (code === 101 || code === 69) exponent = true;
-  }
-  if (i === start) return undefined;
-  // A decimal of at most 15 significant digits survives the trip through a double (DBL_DIG), so for a short
-  // token the numeric check has already decided; not so with an exponent, which can underflow (1e-400 is 0).
-  if (!exponent && i - start <= 15) return false;
-  const token = text.slice(start, i);
-  if (Number(token) !== amount) return undefined;
+  return i;
+}
+
+/** Whether nothing but whitespace follows `from`. */
+function onlySpaceAfter(text: string, from: number): boolean {
+  for (let i = from; i < text.length; i++) if (!isJsonSpace(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Whether the number written as `token` has more than 2 decimal places. */
+function extraDigits(token: string): boolean {
   const exponentAt = token.search(/[eE]/);
   const mantissa = exponentAt === -1 ? token : token.slice(0, exponentAt);
   const power = exponentAt === -1 ? 0 : Number(token.slice(exponentAt + 1));
