@@ -1,18 +1,10 @@
 import fs from 'node:fs';
+import { isAlive } from './process';
 
 interface OwnerRecord {
   /** The `npm start` process that owns the broker. */
   readonly pid: number;
   readonly brokerPid: number;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readOwner(file: string): OwnerRecord | undefined {

@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import { applyMigrations, type MigrationResult, resolveMigrationsDir } from '../lambda/shared/migrations';
 import { PgliteServer } from './pglite-server';
+import { isAlive } from './process';
 
 export interface LocalDatabase {
   /** What the handlers get as DATABASE_URL. */
@@ -23,15 +24,6 @@ export interface LocalDatabaseOptions {
   readonly dataDir: string;
   /** @default resolveMigrationsDir() */
   readonly migrationsDir?: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

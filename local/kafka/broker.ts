@@ -6,6 +6,7 @@ import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type LocalConfig, localConfig } from '../config';
+import { isAlive } from '../process';
 
 const LOCAL_HOST = '127.0.0.1';
 const MAVEN_PROJECT_DIR = __dirname;
@@ -291,21 +292,6 @@ function formatStorageIfNeeded(config: LocalConfig, paths: BrokerPaths): void {
     );
   }
   writePrivateFile(paths.credentialsFile, `${expected}\n`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A child that exited but was not reaped yet still answers signal 0.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return true;
-  }
 }
 
 /** Broker JVMs started on this data dir: matched by main class and config file on their command line. */
