@@ -1,4 +1,4 @@
-import { partitionKey } from './msk-event';
+import { partitionKey } from '../lambda/aggregator/offset-ledger';
 import type { MskRecord } from './msk-record';
 
 /** The event source mapping settings that decide when records are handed to the function. */

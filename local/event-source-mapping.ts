@@ -1,5 +1,6 @@
 import type { MSKEvent } from 'aws-lambda';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { partitionKey } from '../lambda/aggregator/offset-ledger';
 import {
   type BatchingPolicy,
   DEFAULT_BATCHING,
@@ -7,13 +8,7 @@ import {
   retryDelayMs,
   validateBatchingPolicy,
 } from './batching';
-import {
-  buildMskEvent,
-  LOCAL_EVENT_SOURCE_ARN,
-  offsetsToCommit,
-  partitionKey,
-  recordCount,
-} from './msk-event';
+import { buildMskEvent, LOCAL_EVENT_SOURCE_ARN, offsetsToCommit, recordCount } from './msk-event';
 import { fromKafkaMessage, type MskEvent, toMskRecord } from './msk-record';
 
 export type MskHandler = (event: MSKEvent) => Promise<unknown>;

@@ -1,3 +1,4 @@
+import { partitionKey } from '../lambda/aggregator/offset-ledger';
 import type { MskEvent, MskRecord } from './msk-record';
 
 export interface EventSource {
@@ -7,10 +8,6 @@ export interface EventSource {
 }
 
 export const LOCAL_EVENT_SOURCE_ARN = 'arn:aws:kafka:local:000000000000:cluster/local/local-kraft';
-
-export function partitionKey(topic: string, partition: number): string {
-  return `${topic}-${partition}`;
-}
 
 /** Groups records under `"<topic>-<partition>"`, keeping each partition's records in offset order. */
 export function groupRecords(records: readonly MskRecord[]): Record<string, MskRecord[]> {

@@ -1,4 +1,5 @@
 import type { KafkaRecord } from './decode';
+import { partitionKey } from './offset-ledger';
 import type { ValidTransaction } from './validate';
 
 /** First and last offset, within one partition, of the records that fed a group. */
@@ -45,7 +46,7 @@ export class BatchAggregator {
   add(
     record: KafkaRecord,
     transaction: ValidTransaction,
-    source = `${record.topic}-${record.partition}`,
+    source = partitionKey(record.topic, record.partition),
   ): void {
     let byCurrency = this.groups.get(transaction.branch);
     if (byCurrency === undefined) {
