@@ -1,14 +1,10 @@
+import { branchProblem, isCurrencyCode, LONE_SURROGATE } from '../shared/transaction';
+
 /**
  * Largest accepted |amount|, in currency units. Cents stay far below Number.MAX_SAFE_INTEGER (1e14 < 9e15), so
  * the conversion to integer cents is exact, and NUMERIC(38, 2) holds any sum of them.
  */
 export const MAX_ABS_AMOUNT = 1_000_000_000_000;
-
-/**
- * Longest accepted branch name, in UTF-16 code units. The name is part of a B-tree key; PostgreSQL rejects keys
- * above about 2.7 KB, which would fail the whole batch instead of one record.
- */
-export const MAX_BRANCH_LENGTH = 200;
 
 export const REJECTION_CODES = {
   tombstone: 'tombstone',
@@ -49,7 +45,6 @@ export function isRejection(validation: Validation): validation is Rejection {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 function reject(code: RejectionCode, reason: string): Rejection {
@@ -123,25 +118,6 @@ export function validateValue(value: Buffer | null): Validation {
 
 const BRANCH_CACHE_SIZE = 1024;
 const validBranches = new Set<string>();
-
-function branchProblem(branch: string): string | undefined {
-  if (branch.trim() === '') return 'branch is empty';
-  if (branch.length > MAX_BRANCH_LENGTH) return `branch is longer than ${MAX_BRANCH_LENGTH} characters`;
-  // PostgreSQL text cannot hold NUL, and a lone surrogate would be stored as U+FFFD, merging distinct branches.
-  if (branch.includes('\u0000')) return 'branch contains a NUL character';
-  if (LONE_SURROGATE.test(branch)) return 'branch contains a lone surrogate';
-  return undefined;
-}
-
-/** /^[A-Z]{3}$/ without the regular expression engine, called once per record. */
-function isCurrencyCode(currency: string): boolean {
-  if (currency.length !== 3) return false;
-  for (let i = 0; i < 3; i++) {
-    const code = currency.charCodeAt(i);
-    if (code < 65 || code > 90) return false;
-  }
-  return true;
-}
 
 /**
  * A double cannot tell 1 from 1.0000000000000001, so the numeric check alone would accept digits the sender

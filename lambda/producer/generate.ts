@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { intEnv, listEnv } from '../shared/env';
 import {
+  branchProblem,
   DEFAULT_AMOUNT_RANGE,
   DEFAULT_BRANCHES,
   DEFAULT_CURRENCIES,
+  isCurrencyCode,
   type Transaction,
 } from '../shared/transaction';
 
@@ -36,17 +38,19 @@ export interface KafkaMessage {
   readonly value: string;
 }
 
-const CURRENCY_CODE = /^[A-Z]{3}$/;
-
 /** Bound on configured amounts: keeps every generated value an exact integer far inside `NUMERIC` and JSON. */
 const AMOUNT_LIMIT = 1_000_000_000;
 
 /** Checks a configuration against the message contract, so the generator cannot emit records the aggregator would reject. */
 export function validateGeneratorConfig(config: GeneratorConfig): GeneratorConfig {
-  if (config.branches.length === 0 || config.branches.some((branch) => branch.trim() === '')) {
+  if (config.branches.length === 0) {
     throw new Error('Producer branches must be a non-empty list of non-empty names');
   }
-  const badCurrency = config.currencies.find((currency) => !CURRENCY_CODE.test(currency));
+  for (const branch of config.branches) {
+    const problem = branchProblem(branch);
+    if (problem !== undefined) throw new Error(`Producer branches must be valid branch names: ${problem}`);
+  }
+  const badCurrency = config.currencies.find((currency) => !isCurrencyCode(currency));
   if (config.currencies.length === 0 || badCurrency !== undefined) {
     throw new Error(
       `Producer currencies must be three upper-case letters, got "${badCurrency ?? config.currencies.join(',')}"`,

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   isRejection,
   MAX_ABS_AMOUNT,
-  MAX_BRANCH_LENGTH,
   REJECTION_CODES,
   type RejectionCode,
   storable,
   validateValue,
 } from '../../lambda/aggregator/validate';
+import { MAX_BRANCH_LENGTH } from '../../lambda/shared/transaction';
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
 

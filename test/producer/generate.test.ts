@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isRejection, REJECTION_CODES, validateValue } from '../../lambda/aggregator/validate';
 import {
   type GeneratorConfig,
   type GeneratorDeps,
@@ -7,6 +8,7 @@ import {
   generateTransaction,
   generatorConfigFromEnv,
   toKafkaMessage,
+  validateGeneratorConfig,
 } from '../../lambda/producer/generate';
 import {
   DEFAULT_AMOUNT_RANGE,
@@ -167,5 +169,33 @@ describe('generatorConfigFromEnv', () => {
     vi.stubEnv(name, value);
 
     expect(() => generatorConfigFromEnv()).toThrow(message);
+  });
+});
+
+describe('validateGeneratorConfig and the aggregator agree', () => {
+  it.each([
+    ['a blank branch', { branches: ['Kazan', ' '] }, REJECTION_CODES.invalidBranch],
+    ['a branch longer than 200 characters', { branches: ['x'.repeat(201)] }, REJECTION_CODES.invalidBranch],
+    ['a branch with a NUL', { branches: ['Ka\u0000zan'] }, REJECTION_CODES.invalidBranch],
+    ['a branch with a lone surrogate', { branches: ['\ud800'] }, REJECTION_CODES.invalidBranch],
+    ['a lower-case currency', { currencies: ['rub'] }, REJECTION_CODES.invalidCurrency],
+    ['a four-letter currency', { currencies: ['RUBL'] }, REJECTION_CODES.invalidCurrency],
+  ])('refuses %s, which the aggregator would reject', (_name, override, code) => {
+    // Prepare
+    const config: GeneratorConfig = { ...DEFAULT_CONFIG, ...override };
+    const message = { branch: config.branches.at(-1), currency: config.currencies[0], amount: 1 };
+
+    // Act
+    const validation = validateValue(Buffer.from(JSON.stringify(message)));
+
+    // Assess
+    expect(() => validateGeneratorConfig(config)).toThrow(/branch|currenc/);
+    expect(isRejection(validation) && validation.code).toBe(code);
+  });
+
+  it('accepts the longest branch name the aggregator accepts', () => {
+    const config: GeneratorConfig = { ...DEFAULT_CONFIG, branches: ['x'.repeat(200)] };
+    expect(validateGeneratorConfig(config)).toBe(config);
+    expect(isRejection(validateValue(Buffer.from(generateMessages(1, config)[0]?.value ?? '')))).toBe(false);
   });
 });
