@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Client } from 'pg';
-import { applyMigrations, type MigrationResult, resolveMigrationsDir } from '../lambda/shared/migrations';
+import { applyMigrationsTo, type MigrationResult, resolveMigrationsDir } from '../lambda/shared/migrations';
 import { PgliteServer } from './pglite-server';
 import { isAlive } from './process';
 
@@ -51,16 +50,6 @@ export function acquireDataDirLock(lockFile: string): () => void {
   throw new Error(`Could not lock ${lockFile}`);
 }
 
-async function migrate(url: string, dir: string): Promise<MigrationResult> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await applyMigrations(client, dir);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * The database of the local pipeline, migrated and ready: DATABASE_URL as given, or else PGlite persisted under
  * the data dir and served over the PostgreSQL wire protocol on a free loopback port, so the aggregator's `pg`
@@ -70,7 +59,7 @@ async function migrate(url: string, dir: string): Promise<MigrationResult> {
 export async function startLocalDatabase(options: LocalDatabaseOptions): Promise<LocalDatabase> {
   const migrationsDir = options.migrationsDir ?? resolveMigrationsDir();
   if (options.url !== undefined) {
-    const migrations = await migrate(options.url, migrationsDir);
+    const migrations = await applyMigrationsTo(options.url, migrationsDir);
     return { url: options.url, kind: 'external', migrations, close: async () => undefined };
   }
 
@@ -89,7 +78,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions): Promise
     server = new PgliteServer({ db });
     await server.start();
     const url = server.url();
-    const migrations = await migrate(url, migrationsDir);
+    const migrations = await applyMigrationsTo(url, migrationsDir);
     return { url, kind: 'pglite', migrations, dataDir, close };
   } catch (error) {
     await close().catch(() => undefined);

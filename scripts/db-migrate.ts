@@ -1,5 +1,4 @@
-import { Client } from 'pg';
-import { applyMigrations, resolveMigrationsDir } from '../lambda/shared/migrations';
+import { applyMigrationsTo } from '../lambda/shared/migrations';
 
 /** `npm run db:migrate`: applies migrations/*.sql to DATABASE_URL (the local runtime's database, a dev RDS). */
 async function main(): Promise<void> {
@@ -12,20 +11,12 @@ async function main(): Promise<void> {
     return;
   }
   const target = new URL(url);
-  target.password = '';
-  const dir = resolveMigrationsDir();
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { applied, alreadyApplied } = await applyMigrations(client, dir);
-    const where = `${target.host}${target.pathname}`;
-    if (applied.length === 0) {
-      console.log(`${where}: schema up to date (${alreadyApplied.length} migrations already applied)`);
-    } else {
-      console.log(`${where}: applied ${applied.join(', ')}`);
-    }
-  } finally {
-    await client.end();
+  const { applied, alreadyApplied } = await applyMigrationsTo(url);
+  const where = `${target.host}${target.pathname}`;
+  if (applied.length === 0) {
+    console.log(`${where}: schema up to date (${alreadyApplied.length} migrations already applied)`);
+  } else {
+    console.log(`${where}: applied ${applied.join(', ')}`);
   }
 }
 

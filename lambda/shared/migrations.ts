@@ -1,7 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ClientBase, escapeIdentifier, escapeLiteral } from 'pg';
+import { Client, type ClientBase, escapeIdentifier, escapeLiteral } from 'pg';
 import { optionalEnv } from './env';
 import type { UsernamePassword } from './secrets';
 
@@ -132,6 +132,20 @@ export async function applyMigrations(
     return { applied, alreadyApplied };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+  }
+}
+
+/** applyMigrations on a connection of its own to `connectionString`, closed afterwards. */
+export async function applyMigrationsTo(
+  connectionString: string,
+  dir: string = resolveMigrationsDir(),
+): Promise<MigrationResult> {
+  const client = new Client({ connectionString });
+  await client.connect();
+  try {
+    return await applyMigrations(client, dir);
+  } finally {
+    await client.end();
   }
 }
 
