@@ -6,7 +6,7 @@ import { optionalEnv } from './env';
 import type { UsernamePassword } from './secrets';
 
 /**
- * Schema files are `NNN-name.sql`, applied in file-name order, each once, each in its own transaction. They
+ * Schema files are `NNN-name.sql`, applied in numeric order of NNN (1000 after 999), each once, each in its own transaction. They
  * must not contain BEGIN/COMMIT or statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY).
  */
 const MIGRATION_FILE = /^(\d{3,})-[a-z0-9][a-z0-9-]*\.sql$/;
@@ -62,14 +62,21 @@ export function readMigrations(dir: string): Migration[] {
         checksum: createHash('sha256').update(sql).digest('hex'),
       };
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
-  const versions = new Set<string>();
-  for (const migration of migrations) {
-    if (versions.has(migration.version)) throw new Error(`Two migrations share version ${migration.version}`);
-    versions.add(migration.version);
+    .sort((a, b) => compareVersions(a.version, b.version));
+  for (let i = 1; i < migrations.length; i++) {
+    const [previous, current] = [migrations[i - 1] as Migration, migrations[i] as Migration];
+    if (compareVersions(previous.version, current.version) === 0) {
+      throw new Error(`${previous.name} and ${current.name} share version ${BigInt(current.version)}`);
+    }
   }
   if (migrations.length === 0) throw new Error(`No migrations in ${dir}`);
   return migrations;
+}
+
+/** Versions are numbers, whatever their width: 999 before 1000, and 001 the same as 0001. */
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export interface MigrationResult {

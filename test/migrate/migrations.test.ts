@@ -155,6 +155,28 @@ describe('applyMigrations', () => {
     expect(rows.map((row) => row.name)).toContain('001-init.sql');
   });
 
+  it('orders versions as numbers, whatever their width', () => {
+    // Prepare
+    const dir = copyOfMigrations();
+    writeFileSync(join(dir, '1000-later.sql'), 'SELECT 1;');
+    writeFileSync(join(dir, '999-earlier.sql'), 'SELECT 1;');
+    writeFileSync(join(dir, '0100-middle.sql'), 'SELECT 1;');
+
+    // Act
+    const names = readMigrations(dir).map((migration) => migration.name);
+
+    // Assess
+    expect(names).toEqual(['001-init.sql', '0100-middle.sql', '999-earlier.sql', '1000-later.sql']);
+  });
+
+  it('rejects two files with the same version number written differently', () => {
+    const dir = copyOfMigrations();
+    writeFileSync(join(dir, '0001-again.sql'), 'SELECT 1;');
+    expect(() => readMigrations(dir)).toThrow(
+      /001-init\.sql and 0001-again\.sql share version 1|0001-again\.sql and 001-init\.sql share version 1/,
+    );
+  });
+
   it('rejects a file name that does not follow NNN-name.sql', () => {
     const dir = copyOfMigrations();
     writeFileSync(join(dir, 'init2.sql'), 'SELECT 1;');
