@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { intEnv, stringEnv } from '../lambda/shared/env';
-import { DEFAULT_MESSAGES_PER_SECOND } from '../lambda/shared/transaction';
+import { DEFAULT_CONSUMER_GROUP_ID, DEFAULT_MESSAGES_PER_SECOND } from '../lambda/shared/transaction';
 
 export interface StartFlags {
   readonly producer: boolean;
@@ -66,7 +66,7 @@ export interface LocalRuntimeSettings {
 
 export function localRuntimeSettingsFromEnv(): LocalRuntimeSettings {
   return {
-    groupId: stringEnv('CONSUMER_GROUP_ID', 'transaction-aggregator'),
+    groupId: stringEnv('CONSUMER_GROUP_ID', DEFAULT_CONSUMER_GROUP_ID),
     rate: intEnv('PRODUCER_RATE', DEFAULT_MESSAGES_PER_SECOND, { min: 1, max: 100_000 }),
     producerIntervalSeconds: intEnv('LOCAL_PRODUCER_INTERVAL_SECONDS', 0, { min: 0, max: 3_600 }),
     invocationSeconds: intEnv('LOCAL_PRODUCER_INVOCATION_SECONDS', 2, { min: 1, max: 60 }),

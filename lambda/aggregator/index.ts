@@ -4,11 +4,12 @@ import type { Context, MSKEvent } from 'aws-lambda';
 import { databaseFromEnvironment } from '../shared/database';
 import { stringEnv } from '../shared/env';
 import { AGGREGATOR_METRICS, CURRENCY_DIMENSION, METRICS_NAMESPACE, SERVICE } from '../shared/metric-names';
+import { DEFAULT_CONSUMER_GROUP_ID } from '../shared/transaction';
 import { type BatchResult, processBatch } from './process-batch';
 
 const logger = new Logger({ serviceName: SERVICE.aggregator });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE.aggregator });
-const consumerGroupId = stringEnv('CONSUMER_GROUP_ID', 'transaction-aggregator');
+const consumerGroupId = stringEnv('CONSUMER_GROUP_ID', DEFAULT_CONSUMER_GROUP_ID);
 const database = databaseFromEnvironment('transaction-aggregator');
 
 export interface AggregatorResult {

@@ -24,6 +24,9 @@ export const DEFAULT_MESSAGES_PER_SECOND = 100;
 
 export const DEFAULT_TOPIC = 'transaction';
 
+/** The event source mapping's consumer group id and the key of the aggregator's offset ledger. */
+export const DEFAULT_CONSUMER_GROUP_ID = 'transaction-aggregator';
+
 /**
  * Longest accepted branch name, in UTF-16 code units. The name is part of a B-tree key; PostgreSQL rejects keys
  * above about 2.7 KB, which would fail the whole batch instead of one record.
