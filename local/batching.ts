@@ -119,16 +119,6 @@ export class RecordBuffer {
       if (!assigned.has(key)) this.nextOffsets.delete(key);
     }
   }
-
-  /** Records buffered per `"<topic>-<partition>"`. */
-  countsByPartition(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const { record } of this.records) {
-      const key = partitionKey(record.topic, record.partition);
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    return counts;
-  }
 }
 
 /** Exponential backoff between retries of a failed batch: base, 2×base, 4×base, … capped at `maxMs`. */
