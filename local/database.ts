@@ -5,16 +5,21 @@ import { applyMigrationsTo, type MigrationResult, resolveMigrationsDir } from '.
 import { PgliteServer } from './pglite-server';
 import { isAlive } from './process';
 
-export interface LocalDatabase {
+interface OpenDatabase {
   /** What the handlers get as DATABASE_URL. */
   readonly url: string;
-  /** `external`: DATABASE_URL was given; `pglite`: the embedded database under the data dir. */
-  readonly kind: 'external' | 'pglite';
   readonly migrations: MigrationResult;
-  /** Where PGlite keeps its files, for the embedded database. */
-  readonly dataDir?: string;
   close(): Promise<void>;
 }
+
+/** DATABASE_URL as given, or the embedded PGlite database under the data dir. */
+export type LocalDatabase =
+  | (OpenDatabase & { readonly kind: 'external' })
+  | (OpenDatabase & {
+      readonly kind: 'pglite';
+      /** Where PGlite keeps its files. */
+      readonly dataDir: string;
+    });
 
 export interface LocalDatabaseOptions {
   /** An existing PostgreSQL; the embedded one is used when unset. */

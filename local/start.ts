@@ -218,7 +218,7 @@ async function startPipeline(context: StartContext): Promise<void> {
     process.env.DATABASE_URL = opened.url;
     const applied = opened.migrations.applied;
     say(
-      `Database: ${opened.kind === 'pglite' ? `PGlite in ${relative(opened.dataDir ?? '')}` : 'DATABASE_URL'}, ` +
+      `Database: ${opened.kind === 'pglite' ? `PGlite in ${relative(opened.dataDir)}` : 'DATABASE_URL'}, ` +
         `migrations ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'up to date'}`,
     );
     positionsPool = new Pool({ connectionString: opened.url, max: 1 });
@@ -348,7 +348,7 @@ async function startPipeline(context: StartContext): Promise<void> {
           : {
               database:
                 database.kind === 'pglite'
-                  ? `PGlite ${relative(database.dataDir ?? '')} served on ${new URL(database.url).host}`
+                  ? `PGlite ${relative(database.dataDir)} served on ${new URL(database.url).host}`
                   : 'DATABASE_URL',
             }),
         logs: `${relative(output.dir)}/{producer,aggregator,local}.log`,

@@ -51,12 +51,11 @@ export async function onEvent(
   try {
     const result = await applyMigrations(client, deps.migrationsDir);
     await ensureAggregatorRole(client, aggregator);
-    const versions = [...result.alreadyApplied, ...result.applied];
     return {
       PhysicalResourceId: PHYSICAL_RESOURCE_ID,
       Data: {
         Database: database,
-        SchemaVersion: versions.at(-1) ?? '',
+        SchemaVersion: result.latest,
         Applied: result.applied.join(','),
       },
     };

@@ -48,7 +48,8 @@ export function resolveMigrationsDir(): string {
   return found;
 }
 
-export function readMigrations(dir: string): Migration[] {
+/** The migrations in `dir`, in version order; there is at least one. */
+export function readMigrations(dir: string): [Migration, ...Migration[]] {
   const migrations = readdirSync(dir)
     .filter((file) => file.endsWith('.sql'))
     .map((file) => {
@@ -69,8 +70,9 @@ export function readMigrations(dir: string): Migration[] {
       throw new Error(`${previous.name} and ${current.name} share version ${BigInt(current.version)}`);
     }
   }
-  if (migrations.length === 0) throw new Error(`No migrations in ${dir}`);
-  return migrations;
+  const [first, ...rest] = migrations;
+  if (first === undefined) throw new Error(`No migrations in ${dir}`);
+  return [first, ...rest];
 }
 
 /** Versions are numbers, whatever their width: 999 before 1000, and 001 the same as 0001. */
@@ -84,6 +86,8 @@ export interface MigrationResult {
   readonly applied: string[];
   /** File names that were already applied. */
   readonly alreadyApplied: string[];
+  /** File name of the newest migration: the version the schema is at now. */
+  readonly latest: string;
 }
 
 /**
@@ -136,7 +140,8 @@ export async function applyMigrations(
       }
       applied.push(migration.name);
     }
-    return { applied, alreadyApplied };
+    const latest = migrations.reduce((_, migration) => migration).name;
+    return { applied, alreadyApplied, latest };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
   }

@@ -89,8 +89,8 @@ describe('applyMigrations', () => {
     const second = await withClient(database.url, (client) => applyMigrations(client));
 
     // Assess
-    expect(first).toEqual({ applied: files, alreadyApplied: [] });
-    expect(second).toEqual({ applied: [], alreadyApplied: files });
+    expect(first).toEqual({ applied: files, alreadyApplied: [], latest: files.at(-1) });
+    expect(second).toEqual({ applied: [], alreadyApplied: files, latest: files.at(-1) });
     const { rows } = await database.pool.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
@@ -167,6 +167,21 @@ describe('applyMigrations', () => {
 
     // Assess
     expect(names).toEqual(['001-init.sql', '0100-middle.sql', '999-earlier.sql', '1000-later.sql']);
+  });
+
+  it('applies 999 before 1000 and reports the newest as the schema version', async () => {
+    // Prepare
+    const database = await freshDatabase(false);
+    const dir = copyOfMigrations();
+    writeFileSync(join(dir, '1000-later.sql'), 'CREATE TABLE later (id int REFERENCES earlier (id));');
+    writeFileSync(join(dir, '999-earlier.sql'), 'CREATE TABLE earlier (id int PRIMARY KEY);');
+
+    // Act
+    const result = await withClient(database.url, (client) => applyMigrations(client, dir));
+
+    // Assess
+    expect(result.applied).toEqual(['001-init.sql', '999-earlier.sql', '1000-later.sql']);
+    expect(result.latest).toBe('1000-later.sql');
   });
 
   it('rejects two files with the same version number written differently', () => {
