@@ -112,7 +112,11 @@ function pomHash(): string {
 
 function jarsAreCurrent(): boolean {
   try {
-    return fs.readFileSync(JARS_MARKER, 'utf8').trim() === pomHash();
+    // The marker alone is not enough: the jars can be deleted while the marker stays.
+    const hasJars = fs
+      .readdirSync(JAR_DIR)
+      .some((name) => name.startsWith('kafka_') && name.endsWith('.jar'));
+    return hasJars && fs.readFileSync(JARS_MARKER, 'utf8').trim() === pomHash();
   } catch {
     return false;
   }

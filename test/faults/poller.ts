@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { MSKEvent } from 'aws-lambda';
 import { intEnv, stringEnv } from '../../lambda/shared/env';
 import { createKafka, kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
+import { DEFAULT_CONSUMER_GROUP_ID } from '../../lambda/shared/transaction';
 import { EventSourceMapping } from '../../local/event-source-mapping';
 import type { ChildMessage, ParentMessage } from './protocol';
 
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const { handler } = await import('../../lambda/aggregator/index.js');
   const timeoutMs = intEnv('FAULT_INVOCATION_TIMEOUT_MS', 3_000, { min: 100, max: 900_000 });
   const topic = stringEnv('KAFKA_TOPIC', 'transaction');
-  const groupId = stringEnv('CONSUMER_GROUP_ID', 'transaction-aggregator');
+  const groupId = stringEnv('CONSUMER_GROUP_ID', DEFAULT_CONSUMER_GROUP_ID);
   const brokers = kafkaBrokersFromEnv();
   const logger = new Logger({ serviceName: 'fault-poller' });
 
