@@ -6,21 +6,10 @@ import {
   DEFAULT_CURRENCIES,
   DEFAULT_TOPIC,
 } from '../lambda/shared/transaction';
+import { seededRandom } from '../test/helpers/transactions';
 
 /** The topic has three partitions in the deployment (cdk.json `partitions`). */
 export const BENCH_PARTITIONS = 3;
-
-/** Seeded so every run measures the same records. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface BenchEventOptions {
   readonly records: number;

@@ -7,18 +7,17 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AggregatorResult } from '../../lambda/aggregator/index';
 import { processBatch } from '../../lambda/aggregator/process-batch';
 import type { ConnectionSource } from '../../lambda/shared/database';
+import { mskEvent, type TestRecord } from '../helpers/msk-events';
+import { useTestDatabase } from '../helpers/postgres';
 import {
   branchesFor,
   centsText,
   type GeneratedTransaction,
   generateTransactions,
-  mskEvent,
   referenceSums,
   seededRandom,
-  type TestRecord,
   transactionJson,
-} from '../helpers/msk-events';
-import { useTestDatabase } from '../helpers/postgres';
+} from '../helpers/transactions';
 
 const CONSUMER_GROUP = 'transaction-aggregator-test';
 

@@ -10,9 +10,10 @@ import { Client, escapeIdentifier, Pool } from 'pg';
 import { applyMigrations, ensureAggregatorRole } from '../../lambda/shared/migrations';
 import { LOCAL_KAFKA_USERNAME, type LocalConfig } from '../../local/config';
 import { brokerPaths, startBroker, stopBroker } from '../../local/kafka/broker';
+import { centsText } from '../helpers/transactions';
 import { filesUnder, type SecretFinding, scanFiles } from '../security/secret-scan';
 import type { ChildMessage, ParentMessage } from './protocol';
-import { centsText, RecordSource } from './records';
+import { RecordSource } from './records';
 import { TcpProxy } from './tcp-proxy';
 
 export const FAULT_KINDS = [

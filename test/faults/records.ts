@@ -3,8 +3,7 @@
  * generated cents with BigInt arithmetic and nothing from lambda/.
  */
 
-const BRANCHES = ['Kazan', 'SPB', 'Novosibirsk', 'Surgut'] as const;
-const CURRENCIES = ['RUB', 'USD', 'EUR', 'GBP'] as const;
+import { BRANCHES, CURRENCIES, centsText, seededRandom } from '../helpers/transactions';
 
 /** One record in this many is malformed. */
 const MALFORMED_EVERY = 97;
@@ -18,24 +17,6 @@ export interface OutgoingRecord {
 export interface ExpectedTotal {
   cents: bigint;
   count: number;
-}
-
-/** A deterministic pseudo-random source (mulberry32), so a failing run can be repeated exactly. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function centsText(cents: bigint): string {
-  const negative = cents < 0n;
-  const abs = negative ? -cents : cents;
-  return `${negative ? '-' : ''}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
 }
 
 /** Malformed values of every kind the contract names; the key `bad-<n>` identifies each one. */

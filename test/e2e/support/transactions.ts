@@ -1,21 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { Client } from 'pg';
-
-const BRANCHES = ['Kazan', 'SPB', 'Novosibirsk', 'Surgut'];
-const CURRENCIES = ['RUB', 'USD', 'EUR', 'GBP'];
-
-/** A deterministic generator (mulberry32), so a failure can be reproduced from the seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { BRANCHES, CURRENCIES, centsText, seededRandom } from '../../helpers/transactions';
 
 /** Integer cents as the decimal text a sender writes in JSON: -1234 -> "-12.34", 500 -> "5". */
 export function centsToJsonNumber(cents: bigint): string {
@@ -25,13 +11,6 @@ export function centsToJsonNumber(cents: bigint): string {
   const fraction = abs % 100n;
   if (fraction === 0n) return `${sign}${whole}`;
   return `${sign}${whole}.${fraction.toString().padStart(2, '0')}`.replace(/0$/, '');
-}
-
-/** Cents as PostgreSQL prints NUMERIC(38, 2): always two decimals. */
-export function centsToNumericText(cents: bigint): string {
-  const sign = cents < 0n ? '-' : '';
-  const abs = cents < 0n ? -cents : cents;
-  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
 }
 
 export interface ValidTransactionSet {
@@ -146,5 +125,5 @@ export async function readTotals(url: string): Promise<DatabaseTotals> {
 }
 
 export function expectedText(expected: Map<string, bigint>): Map<string, string> {
-  return new Map([...expected].map(([key, cents]) => [key, centsToNumericText(cents)]));
+  return new Map([...expected].map(([key, cents]) => [key, centsText(cents)]));
 }
