@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Client, escapeIdentifier, Pool } from 'pg';
+import { escapeIdentifier, Pool } from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { applyMigrations } from '../../lambda/shared/migrations';
+import { withAdmin } from './postgres-admin';
 
 /** The test server: 127.0.0.1:5432, trust authentication, superuser postgres. */
 export const ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -21,23 +22,13 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 }
 
-async function withAdmin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
-
 /**
  * Creates a uniquely named database and, unless told otherwise, applies the migrations to it. Each test file
  * gets its own, so files running in parallel never see each other's rows.
  */
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const name = uniqueName('test');
-  await withAdmin((admin) => admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`));
+  await withAdmin(ADMIN_URL, (admin) => admin.query(`CREATE DATABASE ${escapeIdentifier(name)}`));
   const urlFor = (role: string): string => {
     const url = new URL(ADMIN_URL);
     url.username = role;
@@ -63,7 +54,7 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
     urlFor,
     async drop() {
       await pool.end();
-      await withAdmin((admin) =>
+      await withAdmin(ADMIN_URL, (admin) =>
         admin.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`),
       );
     },
@@ -94,7 +85,7 @@ export function useTestDatabase(options: UseTestDatabaseOptions = {}): () => Tes
 
 /** Drops cluster-wide roles a test created (after the databases that granted them privileges are gone). */
 export async function dropRoles(roles: readonly string[]): Promise<void> {
-  await withAdmin(async (admin) => {
+  await withAdmin(ADMIN_URL, async (admin) => {
     for (const role of roles) await admin.query(`DROP ROLE IF EXISTS ${escapeIdentifier(role)}`);
   });
 }
