@@ -1,14 +1,12 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregatorResult } from '../../lambda/aggregator/index.js';
-import { createKafka, kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
-import { ensureTopic } from '../../lambda/topic-admin/ensure-topic';
-import { EventSourceMapping } from '../../local/event-source-mapping';
+import { kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
 import type { PartitionCommit } from '../../local/msk-event';
-import { createTestDatabase, type TestDatabase, uniqueName } from '../helpers/postgres';
+import { type TestDatabase, uniqueName } from '../helpers/postgres';
+import { type AggregatorPipeline, drainTopic, openAggregatorPipeline } from './support/pipeline';
 import {
   expectedText,
   interleave,
@@ -31,10 +29,10 @@ interface CrashReport {
   readonly commits: PartitionCommit[];
 }
 
+let pipeline: AggregatorPipeline | undefined;
 let database: TestDatabase;
 let kafka: Kafka;
 let admin: Admin;
-let producer: Producer;
 
 /** Runs the mapping in a child process that SIGKILLs itself between the database commit and the offset commit. */
 function runCrashingMapping(): Promise<{
@@ -87,34 +85,22 @@ function runCrashingMapping(): Promise<{
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  process.env.DATABASE_URL = database.url;
-  process.env.CONSUMER_GROUP_ID = groupId;
-  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  kafka = await createKafka({
-    brokers,
+  pipeline = await openAggregatorPipeline({
     clientId: 'e2e-crash',
-    logger: new Logger({ serviceName: 'e2e', logLevel: 'SILENT' }),
+    brokers,
+    topic,
+    groupId,
+    messages: interleave(
+      valid.messages,
+      malformed.map((bad) => bad.message),
+    ),
+    sendSize: 200,
   });
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-  await ensureTopic(admin, { topic, partitions: 3, replicationFactor: 1 });
-  const messages = interleave(
-    valid.messages,
-    malformed.map((bad) => bad.message),
-  );
-  for (let start = 0; start < messages.length; start += 200) {
-    await producer.send({ topic, messages: messages.slice(start, start + 200) });
-  }
+  ({ database, kafka, admin } = pipeline);
 });
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin?.disconnect();
-  await database?.drop();
+  await pipeline?.close();
 });
 
 describe('a poller killed between the database commit and the offset commit', () => {
@@ -139,22 +125,14 @@ describe('a poller killed between the database commit and the offset commit', ()
 
     // Act 2: a new poller in the same consumer group resumes from the committed offsets.
     const aggregator = await import('../../lambda/aggregator/index.js');
-    const results: AggregatorResult[] = [];
-    const mapping = new EventSourceMapping({
+    const { results } = await drainTopic({
       kafka,
       topic,
       groupId,
       brokers,
       batching: { batchSize: BATCH_SIZE, windowMs: 200 },
       handler: aggregator.handler,
-      onResult: (result) => results.push(result as AggregatorResult),
     });
-    await mapping.start();
-    try {
-      await mapping.waitUntilCaughtUp(40_000);
-    } finally {
-      await mapping.stop();
-    }
 
     // Assess 2: the redelivered fourth batch was recognised, and the sums are those of one clean pass.
     const deduplicated = results.reduce((n, result) => n + result.deduplicated, 0);

@@ -1,12 +1,10 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregatorResult } from '../../lambda/aggregator/index.js';
-import { createKafka, kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
-import { ensureTopic } from '../../lambda/topic-admin/ensure-topic';
-import { EventSourceMapping } from '../../local/event-source-mapping';
-import { createTestDatabase, type TestDatabase, uniqueName } from '../helpers/postgres';
+import { kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
+import { type TestDatabase, uniqueName } from '../helpers/postgres';
+import { type AggregatorPipeline, drainTopic, openAggregatorPipeline } from './support/pipeline';
 import {
   expectedText,
   interleave,
@@ -21,31 +19,23 @@ const groupId = `${topic}-aggregator`;
 const valid = validTransactions(1_200, 20_240_601);
 const malformed = malformedTransactions();
 
+let pipeline: AggregatorPipeline | undefined;
 let database: TestDatabase;
 let kafka: Kafka;
 let admin: Admin;
-let producer: Producer;
 let aggregator: typeof import('../../lambda/aggregator/index.js');
 
-async function drain(options: { batchSize: number; windowMs: number }): Promise<AggregatorResult[]> {
-  const results: AggregatorResult[] = [];
-  const mapping = new EventSourceMapping({
+async function drain(batching: { batchSize: number; windowMs: number }): Promise<AggregatorResult[]> {
+  const { results, failedInvocations } = await drainTopic({
     kafka,
     topic,
     groupId,
     brokers,
-    batching: options,
+    batching,
     handler: aggregator.handler,
-    onResult: (result) => results.push(result as AggregatorResult),
     retry: { baseMs: 100, maxMs: 1_000 },
   });
-  await mapping.start();
-  try {
-    await mapping.waitUntilCaughtUp(40_000);
-  } finally {
-    await mapping.stop();
-  }
-  expect(mapping.stats().failedInvocations).toBe(0);
+  expect(failedInvocations).toBe(0);
   return results;
 }
 
@@ -54,38 +44,23 @@ function sum(results: readonly AggregatorResult[], field: 'accepted' | 'rejected
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  // The aggregator reads these at module load, as it would from its function configuration.
-  process.env.DATABASE_URL = database.url;
-  process.env.CONSUMER_GROUP_ID = groupId;
-  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  aggregator = await import('../../lambda/aggregator/index.js');
-
-  kafka = await createKafka({
-    brokers,
+  pipeline = await openAggregatorPipeline({
     clientId: 'e2e-pipeline',
-    logger: new Logger({ serviceName: 'e2e', logLevel: 'SILENT' }),
+    brokers,
+    topic,
+    groupId,
+    messages: interleave(
+      valid.messages,
+      malformed.map((bad) => bad.message),
+    ),
+    sendSize: 250,
   });
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-  await ensureTopic(admin, { topic, partitions: 3, replicationFactor: 1 });
-  const messages = interleave(
-    valid.messages,
-    malformed.map((bad) => bad.message),
-  );
-  // Several sends, so records reach the partitions in many fetches, as from a live producer.
-  for (let start = 0; start < messages.length; start += 250) {
-    await producer.send({ topic, messages: messages.slice(start, start + 250) });
-  }
+  ({ database, kafka, admin } = pipeline);
+  aggregator = await import('../../lambda/aggregator/index.js');
 });
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin?.disconnect();
-  await database?.drop();
+  await pipeline?.close();
 });
 
 describe('producer topic -> local event source mapping -> aggregator -> PostgreSQL', () => {

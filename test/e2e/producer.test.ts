@@ -1,11 +1,10 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRejection, validateValue } from '../../lambda/aggregator/validate';
-import { createKafka, kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
+import { kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
 import { DEFAULT_BRANCHES, DEFAULT_CURRENCIES } from '../../lambda/shared/transaction';
-import { ensureTopic } from '../../lambda/topic-admin/ensure-topic';
 import { uniqueName } from '../helpers/postgres';
+import { connectTopic, quietPowertools } from './support/pipeline';
 
 const brokers = kafkaBrokersFromEnv();
 const topic = uniqueName('e2e-producer');
@@ -56,16 +55,8 @@ async function consume(count: number, groupId: string): Promise<Consumed[]> {
 beforeAll(async () => {
   // The producer reads its topic and brokers at module load, like its function configuration.
   process.env.KAFKA_TOPIC = topic;
-  process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  kafka = await createKafka({
-    brokers,
-    clientId: 'e2e-producer',
-    logger: new Logger({ serviceName: 'e2e', logLevel: 'SILENT' }),
-  });
-  admin = kafka.admin();
-  await admin.connect();
-  await ensureTopic(admin, { topic, partitions: 3, replicationFactor: 1 });
+  quietPowertools();
+  ({ kafka, admin } = await connectTopic('e2e-producer', brokers, topic));
   producer = await import('../../lambda/producer/index.js');
 });
 
