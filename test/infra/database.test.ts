@@ -180,7 +180,7 @@ describe('schema migration custom resource', () => {
     try {
       writeFileSync(path.join(dir, '001-a.sql'), 'CREATE TABLE a ();');
       writeFileSync(path.join(dir, '001-b.sql'), 'CREATE TABLE b ();');
-      expect(() => migrationsHash(dir)).toThrow('Two migrations share version 001');
+      expect(() => migrationsHash(dir)).toThrow('001-a.sql and 001-b.sql share version 1');
       rmSync(path.join(dir, '001-b.sql'));
       writeFileSync(path.join(dir, 'Add Table.sql'), 'CREATE TABLE c ();');
       expect(() => migrationsHash(dir)).toThrow('does not match NNN-name.sql');
