@@ -5,6 +5,7 @@ import type { MSKEvent } from 'aws-lambda';
 import { createKafka } from '../lambda/shared/kafka';
 import { localConfig } from '../local/config';
 import { EventSourceMapping } from '../local/event-source-mapping';
+import { collectOutput } from '../test/helpers/child-output';
 import { progress } from './capture';
 import type { BenchTopics } from './kafka';
 import { median, percentile, round, slopeWithError } from './stats';
@@ -74,17 +75,11 @@ function runPacedProducer(topic: string, rate: number, count: number): Promise<P
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      // Only the tail matters; the logs before it are dropped as they come.
-      stdout = (stdout + chunk.toString()).slice(-4096);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4096);
-    });
+    // Only the tail matters; the logs before it are dropped as they come.
+    const output = collectOutput(child, 4096);
     child.on('error', reject);
     child.on('close', (code) => {
+      const { stdout, stderr } = output;
       const line = /BENCH_RESULT (.*)$/m.exec(stdout);
       if (code !== 0 || line === null) {
         reject(new Error(`The paced producer failed (exit ${code}): ${stderr}`));

@@ -9,6 +9,7 @@ import { createTransactionProducer, type SendClient } from '../lambda/producer/s
 import { createKafka } from '../lambda/shared/kafka';
 import { localConfig } from '../local/config';
 import { kafkaClientProperties, kafkaToolCommand } from '../local/kafka/broker';
+import { collectOutput } from '../test/helpers/child-output';
 import { progress, stdoutMeter } from './capture';
 import { cpuMillisSince, median, round } from './stats';
 
@@ -127,16 +128,10 @@ function runJava(
     const child = spawn('/usr/bin/time', ['-f', 'BENCH_CPU %U %S %e', command, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const output = collectOutput(child);
     child.on('error', reject);
     child.on('close', (code) => {
+      const { stdout, stderr } = output;
       const summary = /^(\d+) records sent, ([\d.]+) records\/sec/m.exec(stdout);
       const cpu = /BENCH_CPU ([\d.]+) ([\d.]+) ([\d.]+)/.exec(stderr);
       if (code !== 0 || summary === null || cpu === null) {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregatorResult } from '../../lambda/aggregator/index.js';
 import { kafkaBrokersFromEnv } from '../../lambda/shared/kafka';
 import type { PartitionCommit } from '../../local/msk-event';
+import { collectOutput } from '../helpers/child-output';
 import { type TestDatabase, uniqueName } from '../helpers/postgres';
 import { type AggregatorPipeline, drainTopic, openAggregatorPipeline } from './support/pipeline';
 import {
@@ -60,26 +61,19 @@ function runCrashingMapping(): Promise<{
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
+  const output = collectOutput(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`The crashing mapping did not crash within 40 s; stderr: ${stderr}`));
+      reject(new Error(`The crashing mapping did not crash within 40 s; stderr: ${output.stderr}`));
     }, 40_000);
     child.on('exit', (_code, signal) => {
       clearTimeout(timer);
-      const reports = stdout
+      const reports = output.stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as CrashReport);
-      resolve({ signal, reports, stderr });
+      resolve({ signal, reports, stderr: output.stderr });
     });
   });
 }
