@@ -2,7 +2,6 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
@@ -10,6 +9,7 @@ import { Client, escapeIdentifier, Pool } from 'pg';
 import { applyMigrations, ensureAggregatorRole } from '../../lambda/shared/migrations';
 import { LOCAL_KAFKA_USERNAME, type LocalConfig } from '../../local/config';
 import { brokerPaths, startBroker, stopBroker } from '../../local/kafka/broker';
+import { freePort } from '../helpers/free-port';
 import { centsText } from '../helpers/transactions';
 import { filesUnder, type SecretFinding, scanFiles } from '../security/secret-scan';
 import type { ChildMessage, ParentMessage } from './protocol';
@@ -92,17 +92,6 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A SCRAM-safe random secret: letters and digits only (the broker's JAAS line has no escaping). */
