@@ -101,14 +101,6 @@ export class BatchAggregator {
   }
 }
 
-export function aggregateBatch(
-  items: Iterable<{ readonly record: KafkaRecord; readonly transaction: ValidTransaction }>,
-): GroupTotal[] {
-  const aggregator = new BatchAggregator();
-  for (const { record, transaction } of items) aggregator.add(record, transaction);
-  return aggregator.totals();
-}
-
 /** Net cents per currency over all branches. */
 export function netByCurrency(totals: readonly GroupTotal[]): Map<string, bigint> {
   const net = new Map<string, bigint>();

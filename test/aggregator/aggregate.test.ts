@@ -1,16 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateBatch, centsToDecimal, netByCurrency } from '../../lambda/aggregator/aggregate';
+import {
+  BatchAggregator,
+  centsToDecimal,
+  type GroupTotal,
+  netByCurrency,
+} from '../../lambda/aggregator/aggregate';
 import type { KafkaRecord } from '../../lambda/aggregator/decode';
-import { MAX_ABS_AMOUNT } from '../../lambda/aggregator/validate';
+import { MAX_ABS_AMOUNT, type ValidTransaction } from '../../lambda/aggregator/validate';
 
 function record(partition: number, offset: number, timestamp?: number): KafkaRecord {
   return { topic: 'transaction', partition, offset, timestamp, key: null, value: null, headers: [] };
 }
 
-describe('aggregateBatch', () => {
+function aggregate(items: readonly { record: KafkaRecord; transaction: ValidTransaction }[]): GroupTotal[] {
+  const aggregator = new BatchAggregator();
+  for (const { record, transaction } of items) aggregator.add(record, transaction);
+  return aggregator.totals();
+}
+
+describe('BatchAggregator', () => {
   it('sums exactly: 0.10 + 0.20 is 0.30', () => {
     // Act
-    const totals = aggregateBatch([
+    const totals = aggregate([
       { record: record(0, 1), transaction: { branch: 'Kazan', currency: 'RUB', cents: 10 } },
       { record: record(0, 2), transaction: { branch: 'Kazan', currency: 'RUB', cents: 20 } },
     ]);
@@ -23,7 +34,7 @@ describe('aggregateBatch', () => {
 
   it('groups by branch and currency, sorted, with counts, offset ranges per partition and record times', () => {
     // Act
-    const totals = aggregateBatch([
+    const totals = aggregate([
       { record: record(1, 40, 5000), transaction: { branch: 'SPB', currency: 'USD', cents: -150 } },
       { record: record(0, 10, 3000), transaction: { branch: 'Kazan', currency: 'RUB', cents: 4200 } },
       { record: record(1, 41, 4000), transaction: { branch: 'SPB', currency: 'USD', cents: 50 } },
@@ -80,7 +91,7 @@ describe('aggregateBatch', () => {
     }));
 
     // Act
-    const [total] = aggregateBatch(items);
+    const [total] = aggregate(items);
 
     // Assess
     const expected = BigInt(maxCents) * 200n - 100n;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregateBatch, centsToDecimal } from '../../lambda/aggregator/aggregate';
+import { BatchAggregator, centsToDecimal } from '../../lambda/aggregator/aggregate';
 import { decodeMskEvent } from '../../lambda/aggregator/decode';
 import { isRejection, validateValue } from '../../lambda/aggregator/validate';
 import { mskEvent } from '../helpers/msk-events';
@@ -41,12 +41,13 @@ function aggregateThroughProduction(records: readonly (Placed & { offset: number
   const event = mskEvent(records.map((r) => ({ partition: r.partition, offset: r.offset, value: r.text })));
   const decoded = decodeMskEvent(event);
   expect(decoded.undecodable).toEqual([]);
-  const items = decoded.records.map((record) => {
+  const aggregator = new BatchAggregator();
+  for (const record of decoded.records) {
     const transaction = validateValue(record.value);
     if (isRejection(transaction)) throw new Error(`valid message rejected: ${transaction.reason}`);
-    return { record, transaction };
-  });
-  return aggregateBatch(items);
+    aggregator.add(record, transaction);
+  }
+  return aggregator.totals();
 }
 
 const batch = fc.array(fc.record({ message: validMessage, partition: fc.nat({ max: 2 }) }), {
@@ -54,7 +55,7 @@ const batch = fc.array(fc.record({ message: validMessage, partition: fc.nat({ ma
   maxLength: 120,
 });
 
-describe('aggregateBatch on arbitrary valid batches', () => {
+describe('BatchAggregator on arbitrary valid batches', () => {
   it('sums each branch and currency exactly as BigInt cents read from the decimal text', () => {
     fc.assert(
       fc.property(batch, (messages) => {
