@@ -1,27 +1,22 @@
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { describe, expect, it } from 'vitest';
+import { idOf, resourcesOfType, securityGroupRules, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 function resource(id: string) {
-  return synth.template.toJSON().Resources[id];
+  return synth().template.toJSON().Resources[id];
 }
 
 function aggregatorStatements(): { Sid?: string; Action: string | string[]; Resource: unknown }[] {
-  const policy = synth.stack.aggregator.function.role?.node.findChild('DefaultPolicy');
+  const policy = synth().stack.aggregator.function.role?.node.findChild('DefaultPolicy');
   return resource(idOf(policy as never)).Properties.PolicyDocument.Statement;
 }
 
 describe('AggregatorConstruct', () => {
   it('consumes the topic from the beginning under the configured consumer group, in batches', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const mapping = resource(idOf(stack.aggregator.eventSourceMapping)).Properties;
 
     expect(mapping).toEqual({
@@ -43,7 +38,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('starts polling only after the topic, the schema and the pollers network path exist', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const dependsOn = resource(idOf(stack.aggregator.eventSourceMapping)).DependsOn as string[];
     const msk = idOf(stack.kafka.securityGroup);
     const pollerRules = securityGroupRules(template).filter(
@@ -60,7 +55,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('exposes the mapping id for the OffsetLag dashboard and alarm', () => {
-    const { stack } = synth;
+    const { stack } = synth();
 
     expect(stack.resolve(stack.aggregator.eventSourceMappingId)).toEqual({
       Ref: idOf(stack.aggregator.eventSourceMapping),
@@ -68,7 +63,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('connects to PostgreSQL with its own user, under the consumer group it commits offsets for', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const aggregator = resource(idOf(stack.aggregator.function)).Properties;
 
     expect(aggregator.Environment.Variables).toMatchObject({
@@ -86,9 +81,9 @@ describe('AggregatorConstruct', () => {
   });
 
   it('reaches only PostgreSQL and the Secrets Manager endpoint', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const aggregator = idOf(stack.aggregator.securityGroup);
-    const rules = securityGroupRules(synth.template).filter((rule) => rule.group === aggregator);
+    const rules = securityGroupRules(synth().template).filter((rule) => rule.group === aggregator);
 
     expect(rules.map((rule) => `${rule.direction} ${rule.peer}`).sort()).toEqual(
       [
@@ -99,7 +94,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('looks up only its own cluster and reads only its two secrets, without managed policies', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const clusterArn = { 'Fn::GetAtt': [idOf(stack.kafka.cluster), 'Arn'] };
     const statements = aggregatorStatements();
     const role = resource(idOf(stack.aggregator.function.role as never)).Properties;
@@ -135,7 +130,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('explains each of its statements on "*" in an acknowledgement on its own role', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const functions = [
       stack.aggregator.function,
       stack.producer.function,
@@ -178,7 +173,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('may decrypt the SCRAM secret through Secrets Manager, as the mapping needs', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
@@ -206,7 +201,7 @@ describe('AggregatorConstruct', () => {
   });
 
   it('keeps discarded-batch records in an encrypted, TLS-only queue', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const queueId = idOf(stack.aggregator.onFailureQueue);
 
     expect(resource(queueId).Properties).toMatchObject({ SqsManagedSseEnabled: true });

@@ -2,24 +2,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrationsHash } from '../../lib/constructs/database';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { idOf, resourcesOfType, securityGroupRules, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 function resource(id: string) {
-  return synth.template.toJSON().Resources[id];
+  return synth().template.toJSON().Resources[id];
 }
 
 describe('DatabaseConstruct', () => {
   it('runs PostgreSQL 17 on db.t4g.micro in the isolated subnets, encrypted, private and backed up', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('AWS::RDS::DBInstance', {
       Engine: 'postgres',
@@ -45,21 +40,21 @@ describe('DatabaseConstruct', () => {
   });
 
   it('keeps a snapshot when the instance is removed', () => {
-    const instance = resource(idOf(synth.stack.database.instance));
+    const instance = resource(idOf(synth().stack.database.instance));
 
     expect(instance.DeletionPolicy).toBe('Snapshot');
     expect(instance.UpdateReplacePolicy).toBe('Snapshot');
   });
 
   it('enforces TLS through the parameter group', () => {
-    synth.template.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+    synth().template.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Family: 'postgres17',
       Parameters: Match.objectLike({ 'rds.force_ssl': '1', password_encryption: 'scram-sha-256' }),
     });
   });
 
   it('exports PostgreSQL logs to a log group it owns, with retention', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const [logGroupId] =
       resourcesOfType(template, 'AWS::Logs::LogGroup').find(
         ([, group]) =>
@@ -72,7 +67,7 @@ describe('DatabaseConstruct', () => {
   });
 
   it('generates the master credentials and a separate aggregator user, both attached to the instance', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const secrets = resourcesOfType(template, 'AWS::SecretsManager::Secret').map(
       ([, secret]) => secret.Properties?.GenerateSecretString as { SecretStringTemplate: string },
     );
@@ -91,7 +86,7 @@ describe('DatabaseConstruct', () => {
   });
 
   it('rotates both secrets monthly with single-user functions in the VPC through the endpoint', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const schedules = resourcesOfType(template, 'AWS::SecretsManager::RotationSchedule');
     const applications = resourcesOfType(template, 'AWS::Serverless::Application');
     const endpointId = idOf(stack.network.secretsManagerEndpoint);
@@ -126,9 +121,9 @@ describe('DatabaseConstruct', () => {
   });
 
   it('admits PostgreSQL traffic only from the aggregator, the migration and the two rotation functions', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const database = idOf(stack.database.securityGroup);
-    const rules = securityGroupRules(synth.template).filter((rule) => rule.group === database);
+    const rules = securityGroupRules(synth().template).filter((rule) => rule.group === database);
     const node = stack.database.node;
 
     expect(rules.filter((rule) => rule.direction === 'egress')).toEqual([
@@ -152,7 +147,7 @@ describe('DatabaseConstruct', () => {
 
 describe('schema migration custom resource', () => {
   it('re-runs exactly when migrations/*.sql change: its property is their content hash', () => {
-    synth.template.hasResourceProperties('Custom::SchemaMigration', {
+    synth().template.hasResourceProperties('Custom::SchemaMigration', {
       MigrationsHash: migrationsHash(MIGRATIONS_DIR),
     });
   });
@@ -190,7 +185,7 @@ describe('schema migration custom resource', () => {
   });
 
   it('gives the function both secrets, read-only, and nothing else to read', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const database = stack.database;
 
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -222,7 +217,7 @@ describe('schema migration custom resource', () => {
   });
 
   it('waits for the database, the endpoint and the security group rules before running', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const dependsOn = resource(idOf(stack.database.migration)).DependsOn as string[];
     const migrate = idOf(stack.database.migrationFunction.securityGroup);
     const migrateRules = securityGroupRules(template).filter(

@@ -1,17 +1,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { describe, expect, it } from 'vitest';
+import { idOf, resourcesOfType, securityGroupRules, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 describe('KafkaConstruct', () => {
   it('provisions two kafka.t3.small brokers in ZooKeeper mode across the isolated subnets', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('AWS::MSK::Cluster', {
       ClusterName: 'TransactionPipeline-kafka',
@@ -27,7 +22,7 @@ describe('KafkaConstruct', () => {
   });
 
   it('accepts only SASL/SCRAM over TLS and encrypts in the cluster and at rest with its own key', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('AWS::MSK::Cluster', {
       ClientAuthentication: {
@@ -46,7 +41,7 @@ describe('KafkaConstruct', () => {
   });
 
   it('disables topic auto-creation and sizes replication for two brokers', () => {
-    const configurations = resourcesOfType(synth.template, 'AWS::MSK::Configuration');
+    const configurations = resourcesOfType(synth().template, 'AWS::MSK::Configuration');
 
     expect(configurations).toHaveLength(1);
     const properties = configurations[0]?.[1].Properties as {
@@ -66,7 +61,7 @@ describe('KafkaConstruct', () => {
   });
 
   it('sends broker logs to a CloudWatch log group with retention', () => {
-    const { template } = synth;
+    const { template } = synth();
     const cluster = resourcesOfType(template, 'AWS::MSK::Cluster')[0]?.[1].Properties as {
       LoggingInfo: { BrokerLogs: { CloudWatchLogs: { Enabled: boolean; LogGroup: { Ref: string } } } };
     };
@@ -77,7 +72,7 @@ describe('KafkaConstruct', () => {
   });
 
   it('generates an AmazonMSK_ secret under the customer-managed key and associates it with the cluster', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const secretId = idOf(stack.kafka.scramSecret);
     const secret = template.toJSON().Resources[secretId].Properties;
 
@@ -96,7 +91,7 @@ describe('KafkaConstruct', () => {
   });
 
   it('fetches the SASL/SCRAM bootstrap brokers in the deploy, allowed on this cluster only', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const clusterArn = { 'Fn::GetAtt': [idOf(stack.kafka.cluster), 'Arn'] };
     const [id, bootstrap] = resourcesOfType(template, 'Custom::MskBootstrapBrokers')[0] ?? [];
     // The SDK call is a JSON string joined around the cluster ARN token.
@@ -123,9 +118,9 @@ describe('KafkaConstruct', () => {
   });
 
   it('opens port 9096 to itself (brokers and pollers), the producer and topic administration only', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const msk = idOf(stack.kafka.securityGroup);
-    const rules = securityGroupRules(synth.template).filter((rule) => rule.group === msk);
+    const rules = securityGroupRules(synth().template).filter((rule) => rule.group === msk);
     const describe = (direction: string) =>
       rules
         .filter((rule) => rule.direction === direction)
@@ -155,7 +150,7 @@ describe('KafkaConstruct', () => {
 
 describe('KafkaTopic', () => {
   it('creates the topic with its partitions and replication from the fetched brokers', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('Custom::KafkaTopic', {
       BootstrapBrokers: stack.resolve(stack.kafka.bootstrapBrokers),
@@ -166,7 +161,7 @@ describe('KafkaTopic', () => {
   });
 
   it('waits for the SCRAM association and the network rules the admin function needs', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const dependsOn = template.toJSON().Resources[idOf(stack.topic.resource)].DependsOn as string[];
     const admin = idOf(stack.topic.securityGroup);
     const adminRules = securityGroupRules(template).filter(
@@ -180,7 +175,7 @@ describe('KafkaTopic', () => {
   });
 
   it('runs the admin function in the VPC with the SCRAM secret and TLS', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
 
     template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: Match.absent(),

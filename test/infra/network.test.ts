@@ -1,16 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { describe, expect, it } from 'vitest';
+import { idOf, resourcesOfType, securityGroupRules, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 function endpointServiceNames(): string[] {
-  return resourcesOfType(synth.template, 'AWS::EC2::VPCEndpoint').map(([, endpoint]) => {
+  return resourcesOfType(synth().template, 'AWS::EC2::VPCEndpoint').map(([, endpoint]) => {
     const join = (endpoint.Properties?.ServiceName as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
     return String(join[1].at(-1)).replace(/^\./, '');
   });
@@ -18,7 +13,7 @@ function endpointServiceNames(): string[] {
 
 describe('NetworkConstruct', () => {
   it('builds two isolated subnets and no route to the internet', () => {
-    const { template } = synth;
+    const { template } = synth();
 
     template.resourceCountIs('AWS::EC2::Subnet', 2);
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
@@ -28,7 +23,7 @@ describe('NetworkConstruct', () => {
   });
 
   it('logs all VPC traffic to a CloudWatch log group with the configured retention', () => {
-    const { template } = synth;
+    const { template } = synth();
     const flowLogs = resourcesOfType(template, 'AWS::EC2::FlowLog');
 
     expect(flowLogs).toHaveLength(1);
@@ -43,19 +38,19 @@ describe('NetworkConstruct', () => {
   });
 
   it('reaches AWS APIs through private-DNS interface endpoints for exactly the services in use', () => {
-    const { template } = synth;
+    const { template } = synth();
 
     expect(endpointServiceNames().sort()).toEqual(['lambda', 'secretsmanager', 'sqs', 'sts']);
     template.allResourcesProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
       PrivateDnsEnabled: true,
-      SubnetIds: synth.stack.network.vpc.isolatedSubnets.map((subnet) => ({ Ref: idOf(subnet) })),
+      SubnetIds: synth().stack.network.vpc.isolatedSubnets.map((subnet) => ({ Ref: idOf(subnet) })),
     });
   });
 
   it('admits to each endpoint only HTTPS from the security groups that call it', () => {
-    const { stack } = synth;
-    const rules = securityGroupRules(synth.template);
+    const { stack } = synth();
+    const rules = securityGroupRules(synth().template);
     const callers = (endpoint: { connections: { securityGroups: unknown[] } }) => {
       const group = idOf(endpoint.connections.securityGroups[0] as never);
       const ingress = rules.filter((rule) => rule.group === group && rule.direction === 'ingress');
@@ -90,7 +85,7 @@ describe('NetworkConstruct', () => {
   });
 
   it('has no security group rule open to an address range, in either direction', () => {
-    const rules = securityGroupRules(synth.template);
+    const rules = securityGroupRules(synth().template);
     const cidrRules = rules.filter((rule) => /^[0-9a-f.:]+\/\d+$/.test(rule.peer));
 
     expect(rules.length).toBeGreaterThan(20);
@@ -103,11 +98,11 @@ describe('NetworkConstruct', () => {
 
   it('does not create the Session Manager endpoints while the bastion is off', () => {
     expect(endpointServiceNames()).not.toContain('ssm');
-    synth.template.resourceCountIs('AWS::EC2::Instance', 0);
+    synth().template.resourceCountIs('AWS::EC2::Instance', 0);
   });
 
   it('strips the rules of the VPC default security group', () => {
-    synth.template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+    synth().template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
       DefaultSecurityGroupId: Match.anyValue(),
     });
   });

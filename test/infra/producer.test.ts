@@ -1,22 +1,17 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE } from '../../lambda/shared/metric-names';
-import { idOf, resourcesOfType, type SynthResult, securityGroupRules, synthPipeline } from './synth';
+import { idOf, resourcesOfType, securityGroupRules, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 function resource(id: string) {
-  return synth.template.toJSON().Resources[id];
+  return synth().template.toJSON().Resources[id];
 }
 
 describe('ProducerConstruct', () => {
   it('runs one paced producer at a time on ARM64 Node.js 24 in the VPC', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const producer = resource(idOf(stack.producer.function)).Properties;
 
     expect(producer).toMatchObject({
@@ -34,7 +29,7 @@ describe('ProducerConstruct', () => {
   });
 
   it('is configured through the documented environment, with the brokers fetched in the deploy', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const variables = resource(idOf(stack.producer.function)).Properties.Environment.Variables;
 
     expect(variables).toEqual({
@@ -51,7 +46,7 @@ describe('ProducerConstruct', () => {
   });
 
   it('logs to its own log group with retention and may write nowhere else', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const producer = resource(idOf(stack.producer.function)).Properties;
     const logGroupId = producer.LoggingConfig.LogGroup.Ref as string;
     const statements = resource(idOf(stack.producer.function.role?.node.findChild('DefaultPolicy') as never))
@@ -68,9 +63,9 @@ describe('ProducerConstruct', () => {
   });
 
   it('reaches only the brokers and the Secrets Manager endpoint', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const producer = idOf(stack.producer.securityGroup);
-    const rules = securityGroupRules(synth.template).filter((rule) => rule.group === producer);
+    const rules = securityGroupRules(synth().template).filter((rule) => rule.group === producer);
 
     expect(rules.map((rule) => `${rule.direction} ${rule.peer}:${rule.fromPort}`).sort()).toEqual(
       [
@@ -81,7 +76,7 @@ describe('ProducerConstruct', () => {
   });
 
   it('starts a paced run every minute once the topic exists', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const schedule = resource(idOf(stack.producer.schedule));
 
     expect(schedule.Properties).toMatchObject({
@@ -97,7 +92,7 @@ describe('ProducerConstruct', () => {
   });
 
   it('retries an undelivered run briefly, then parks it in an encrypted, TLS-only dead-letter queue', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const queueId = idOf(stack.producer.deadLetterQueue);
 
     expect(resource(idOf(stack.producer.schedule)).Properties.Target).toMatchObject({
@@ -123,14 +118,14 @@ describe('ProducerConstruct', () => {
   });
 
   it('gives the scheduler a role that may invoke the producer and feed its dead-letter queue only', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const roleArn = resource(idOf(stack.producer.schedule)).Properties.Target.RoleArn as {
       'Fn::GetAtt': [string];
     };
     const roleId = roleArn['Fn::GetAtt'][0];
     const role = resource(roleId).Properties;
     const functionArn = { 'Fn::GetAtt': [idOf(stack.producer.function), 'Arn'] };
-    const [policy] = resourcesOfType(synth.template, 'AWS::IAM::Policy')
+    const [policy] = resourcesOfType(synth().template, 'AWS::IAM::Policy')
       .map(([, candidate]) => candidate.Properties as { Roles: { Ref: string }[]; PolicyDocument: unknown })
       .filter((candidate) => candidate.Roles[0]?.Ref === roleId);
 

@@ -1,12 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdkJsonContext, idOf, resourcesOf, resourcesOfType, type SynthResult, synthPipeline } from './synth';
+import { describe, expect, it } from 'vitest';
+import { cdkJsonContext, idOf, resourcesOf, resourcesOfType, useSynthPipeline } from './synth';
 
-let synth: SynthResult;
-
-beforeAll(() => {
-  synth = synthPipeline();
-});
-afterAll(() => synth.dispose());
+const synth = useSynthPipeline();
 
 interface Statement {
   readonly Sid?: string;
@@ -19,7 +14,7 @@ interface Statement {
 /** Every statement of every identity policy in the template, with the logical id of its policy or role. */
 function identityStatements(): { owner: string; statement: Statement }[] {
   const found: { owner: string; statement: Statement }[] = [];
-  for (const [id, resource] of Object.entries(resourcesOf(synth.template))) {
+  for (const [id, resource] of Object.entries(resourcesOf(synth().template))) {
     const documents: { Statement: Statement[] }[] = [];
     if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
       documents.push(resource.Properties?.PolicyDocument as { Statement: Statement[] });
@@ -59,12 +54,12 @@ const ALLOWED_ON_ANY_RESOURCE: Record<string, string> = {
 describe('PipelineStack', () => {
   it('synthesizes with cdk-nag AwsSolutions and CloudFormation validation, every finding acknowledged', () => {
     expect(cdkJsonContext()['@aws-cdk/core:validateAgainstDefaultRules']).toBe(true);
-    expect(synth.violations.map((violation) => `${violation.plugin}: ${violation.ruleName}`)).toEqual([]);
-    expect(synth.synthError).toBeUndefined();
+    expect(synth().violations.map((violation) => `${violation.plugin}: ${violation.ruleName}`)).toEqual([]);
+    expect(synth().synthError).toBeUndefined();
   });
 
   it('raises no construct warnings or errors', () => {
-    expect(synth.messages.filter((message) => message.level !== 'info')).toEqual([]);
+    expect(synth().messages.filter((message) => message.level !== 'info')).toEqual([]);
   });
 
   it('grants no wildcard actions, and Resource "*" only for actions without resource-level permissions', () => {
@@ -88,7 +83,7 @@ describe('PipelineStack', () => {
   });
 
   it('gives kms:* only to the account root in key policies (the CDK default that enables IAM)', () => {
-    for (const [id, key] of resourcesOfType(synth.template, 'AWS::KMS::Key')) {
+    for (const [id, key] of resourcesOfType(synth().template, 'AWS::KMS::Key')) {
       const statements = (key.Properties?.KeyPolicy as { Statement: Statement[] }).Statement;
       for (const statement of statements.filter((candidate) => asList(candidate.Action).includes('kms:*'))) {
         expect(JSON.stringify(statement.Principal), id).toMatch(/":root"\]\]\}\}$/);
@@ -98,17 +93,17 @@ describe('PipelineStack', () => {
   });
 
   it('attaches no AWS managed policy to the pipeline functions', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const functions = [stack.producer.function, stack.aggregator.function, stack.topic.adminFunction];
 
     for (const fn of [...functions, stack.database.migrationFunction]) {
-      const role = synth.template.toJSON().Resources[idOf(fn.role as never)];
+      const role = synth().template.toJSON().Resources[idOf(fn.role as never)];
       expect(role.Properties.ManagedPolicyArns, fn.node.path).toBeUndefined();
     }
   });
 
   it('keeps every log group for the configured retention', () => {
-    const groups = resourcesOfType(synth.template, 'AWS::Logs::LogGroup');
+    const groups = resourcesOfType(synth().template, 'AWS::Logs::LogGroup');
 
     expect(groups.length).toBeGreaterThanOrEqual(10);
     for (const [id, group] of groups) {
@@ -117,23 +112,23 @@ describe('PipelineStack', () => {
   });
 
   it('puts no secret value in function environments, outputs or plain properties', () => {
-    const template = JSON.stringify(synth.template.toJSON());
-    const outputs = JSON.stringify(synth.template.toJSON().Outputs);
+    const template = JSON.stringify(synth().template.toJSON());
+    const outputs = JSON.stringify(synth().template.toJSON().Outputs);
     const environments = JSON.stringify(
-      resourcesOfType(synth.template, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties?.Environment),
+      resourcesOfType(synth().template, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties?.Environment),
     );
 
     expect(environments).not.toContain('resolve:secretsmanager');
     expect(outputs).not.toContain('resolve:secretsmanager');
     // The only dynamic reference is the master password handed to RDS itself.
     expect(template.match(/\{\{resolve:secretsmanager:/g)).toHaveLength(1);
-    expect(JSON.stringify(synth.template.toJSON().Resources[idOf(synth.stack.database.instance)])).toContain(
-      ':SecretString:password::}}',
-    );
+    expect(
+      JSON.stringify(synth().template.toJSON().Resources[idOf(synth().stack.database.instance)]),
+    ).toContain(':SecretString:password::}}');
   });
 
   it('outputs what an operator needs, never secret values', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
     expect(Object.keys(outputs).sort()).toEqual(
@@ -161,7 +156,7 @@ describe('PipelineStack', () => {
   });
 
   it('wires the dashboard and alarms to the pipeline functions, mapping, database and queues', () => {
-    const { stack, template } = synth;
+    const { stack, template } = synth();
     const alarms = JSON.stringify(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
 
     expect(stack.observability.alarms.length).toBeGreaterThan(0);
@@ -180,7 +175,7 @@ describe('PipelineStack', () => {
   });
 
   it('builds four pipeline functions on the house defaults', () => {
-    const { stack } = synth;
+    const { stack } = synth();
     const functions = [
       stack.producer.function,
       stack.aggregator.function,
@@ -189,7 +184,7 @@ describe('PipelineStack', () => {
     ];
 
     for (const fn of functions) {
-      const properties = synth.template.toJSON().Resources[idOf(fn)].Properties;
+      const properties = synth().template.toJSON().Resources[idOf(fn)].Properties;
       expect(properties, fn.node.path).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type PipelineConfig } from '../../bin/config';
 import { definePipeline } from '../../bin/pipeline';
 import type { PipelineStack } from '../../lib/pipeline-stack';
@@ -99,6 +100,19 @@ export function synthPipeline(overrides: Record<string, unknown> = {}): SynthRes
     dispose();
     throw error;
   }
+}
+
+/** Registers beforeAll/afterAll that synthesize the default pipeline once for a test file; returns a getter. */
+export function useSynthPipeline(): () => SynthResult {
+  let synth: SynthResult | undefined;
+  beforeAll(() => {
+    synth = synthPipeline();
+  });
+  afterAll(() => synth?.dispose());
+  return () => {
+    if (synth === undefined) throw new Error('The pipeline is synthesized in beforeAll');
+    return synth;
+  };
 }
 
 export type Resources = Record<
