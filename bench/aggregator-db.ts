@@ -1,10 +1,9 @@
 import type { MSKEvent } from 'aws-lambda';
 import { Client } from 'pg';
+import type { MskHandler } from '../local/event-source-mapping';
 import { stdoutMeter } from './capture';
 import { benchEvent } from './events';
 import { cpuMillisSince, median, round } from './stats';
-
-export type MskHandler = (event: MSKEvent) => Promise<unknown>;
 
 export interface DbOptions {
   readonly url: string;

@@ -1,16 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { MSKEvent } from 'aws-lambda';
 import { createKafka } from '../lambda/shared/kafka';
 import { localConfig } from '../local/config';
-import { EventSourceMapping } from '../local/event-source-mapping';
+import { EventSourceMapping, type MskHandler } from '../local/event-source-mapping';
 import { collectOutput } from '../test/helpers/child-output';
 import { progress } from './capture';
 import type { BenchTopics } from './kafka';
 import { median, percentile, round, slopeWithError } from './stats';
-
-export type MskHandler = (event: MSKEvent) => Promise<unknown>;
 
 export interface LatencyOptions {
   readonly handler: MskHandler;

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MSKEvent } from 'aws-lambda';
 import { processBatch } from '../lambda/aggregator/process-batch';
 import { Database } from '../lambda/shared/database';
+import type { MskHandler } from '../local/event-source-mapping';
 import { startBroker } from '../local/kafka/broker';
 import { measureAggregatorCpu } from './aggregator-cpu';
 import { measureAggregatorDatabase, measureRoundTripMs } from './aggregator-db';
@@ -94,8 +94,6 @@ function machineInfo(): MachineInfo {
     loadAverageAtStart: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
   };
 }
-
-type MskHandler = (event: MSKEvent) => Promise<unknown>;
 
 async function main(): Promise<void> {
   const { quick, only } = parseArgs(process.argv.slice(2));
